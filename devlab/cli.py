@@ -1,0 +1,113 @@
+"""The devlab command line. It parses, calls devlab.stack, and prints; nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from devlab import __version__
+from devlab.config import ConfigError
+from devlab.stack import lifecycle
+from devlab.stack.compose import ComposeError
+from devlab.stack.engine import EngineError
+from devlab.stack.settings import SettingsError, StackSettings, resolve_settings
+
+EXPECTED_ERRORS = (ConfigError, ComposeError, EngineError, SettingsError, lifecycle.StackError)
+
+
+def _stack_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", help="stack (Compose project) name [DEVLAB_STACK, devlab]")
+    common.add_argument("--project-dir", help="devlab checkout holding compose.yaml")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="devlab", description="A JupyterHub science platform on one machine."
+    )
+    parser.add_argument("--version", action="version", version=f"devlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _stack_options()
+
+    up = sub.add_parser("up", parents=[common], help="build what is missing and start the stack")
+    up.add_argument("--config", help="platform config [config/devlab.yaml]")
+    up.add_argument("--port", type=int, help="hub port on the host [DEVLAB_HTTP_PORT, 8000]")
+    up.add_argument("--bind", help="host address to publish on [127.0.0.1]")
+
+    down = sub.add_parser("down", parents=[common], help="stop the stack and every lab")
+    down.add_argument("--volumes", action="store_true", help="also delete homes and hub data")
+    down.add_argument("--yes", action="store_true", help="confirm --volumes without asking")
+
+    status = sub.add_parser("status", parents=[common], help="services, health and labs")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+
+    sub.add_parser("token", parents=[common], help="print an admin-scoped hub API token")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> StackSettings:
+    settings = resolve_settings(
+        stack=args.stack,
+        project_dir=args.project_dir,
+        config=getattr(args, "config", None),
+        port=getattr(args, "port", None),
+        bind=getattr(args, "bind", None),
+    )
+    return settings if args.command == "up" else lifecycle.as_brought_up(settings)
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.command == "up":
+        result = lifecycle.up(settings)
+        print(f"devlab stack {settings.name!r} is up: {result.hub_url}")
+        print("Admin API token: `devlab token`. Stop with `devlab down`.")
+    elif args.command == "down":
+        if (
+            args.volumes
+            and not args.yes
+            and not _confirm(f"Delete every home and the hub database of stack {settings.name!r}?")
+        ):
+            print("Nothing deleted: pass --yes to delete volumes.", file=sys.stderr)
+            return 1
+        lifecycle.down(settings, volumes=args.volumes)
+        print(
+            f"devlab stack {settings.name!r} is down"
+            + (", volumes deleted" if args.volumes else "")
+        )
+    elif args.command == "status":
+        if args.json:
+            print(lifecycle.status_json(settings))
+        else:
+            info = lifecycle.status(settings)
+            print(f"stack {info['stack']}: {info['hub_url']}")
+            for name, svc in info["services"].items():
+                print(f"  {name:<10} {svc['state']:<10} {svc['health'] or '-'}")
+            for lab in info["labs"]:
+                print(f"  lab {lab['user']:<6} {lab['state']}")
+    elif args.command == "token":
+        print(lifecycle.admin_token(settings))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except EXPECTED_ERRORS as exc:
+        print(f"devlab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Typed models of config/devlab.yaml.
+
+Every model forbids unknown keys: a misspelt key is an error naming the key, never a
+setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from devlab.identity.policy import check_system_id
+
+# GitHub logins: alphanumerics and single hyphens, at most 39 characters. Reused for org
+# logins, which follow the same rule; both become Unix user and group names in labs.
+GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_login(value: str) -> str:
+    if not GITHUB_LOGIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a GitHub-style login (letters, digits and single hyphens, "
+            "at most 39 characters, not starting or ending with a hyphen)"
+        )
+    return value
+
+
+class MockOrg(_Strict):
+    """A GitHub organisation served by the mock provider; its id becomes a lab GID."""
+
+    login: str = Field(description="Organisation login; the Unix group name in labs.")
+    id: int = Field(description="GitHub's numeric organisation id; the GID in labs.")
+
+    _login = field_validator("login")(_check_login)
+
+    @field_validator("id")
+    @classmethod
+    def _id_usable(cls, value: int) -> int:
+        check_system_id(value, "organisation id")
+        return value
+
+
+class MockUser(_Strict):
+    """A GitHub user served by the mock provider; its id becomes the lab UID."""
+
+    login: str = Field(description="GitHub login; the hub user name and Unix user name.")
+    id: int = Field(description="GitHub's numeric user id; the UID in labs.")
+    name: str | None = Field(default=None, description="Display name (GitHub's `name`).")
+    email: str | None = Field(default=None, description="Primary email address.")
+    orgs: tuple[str, ...] = Field(default=(), description="Logins of the orgs the user is in.")
+
+    _login = field_validator("login")(_check_login)
+
+    @field_validator("id")
+    @classmethod
+    def _id_usable(cls, value: int) -> int:
+        check_system_id(value, "user id")
+        return value
+
+
+class MockTeam(_Strict):
+    """A team inside an org, as GitHub's `/user/teams` returns it."""
+
+    org: str = Field(description="Login of the org the team belongs to.")
+    slug: str = Field(description="The team's slug, e.g. `pipelines`.")
+    id: int = Field(ge=1, description="GitHub's numeric team id.")
+    name: str | None = Field(default=None, description="Display name; the slug by default.")
+    members: tuple[str, ...] = Field(default=(), description="Logins of the team's members.")
+
+
+class MockGitHub(_Strict):
+    """The identities the mock GitHub provider serves."""
+
+    orgs: tuple[MockOrg, ...] = ()
+    users: tuple[MockUser, ...] = ()
+    teams: tuple[MockTeam, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MockGitHub:
+        org_logins = [o.login.lower() for o in self.orgs]
+        _no_duplicates("org login", org_logins)
+        _no_duplicates("org id", [o.id for o in self.orgs])
+        _no_duplicates("user login", [u.login.lower() for u in self.users])
+        _no_duplicates("user id", [u.id for u in self.users])
+        user_ids = {u.id for u in self.users}
+        clash = user_ids & {o.id for o in self.orgs}
+        if clash:
+            raise ValueError(
+                f"id {min(clash)} is both a user id and an org id; a user's private group "
+                "uses the user id as its GID, so user and org ids must differ"
+            )
+        for user in self.users:
+            unknown = [o for o in user.orgs if o.lower() not in org_logins]
+            if unknown:
+                raise ValueError(
+                    f"user {user.login!r} is in org {unknown[0]!r}, which is not listed "
+                    "under mock_github.orgs; add it there with its id"
+                )
+        user_logins = {u.login.lower() for u in self.users}
+        for team in self.teams:
+            if team.org.lower() not in org_logins:
+                raise ValueError(f"team {team.slug!r} is in unknown org {team.org!r}")
+            strangers = [m for m in team.members if m.lower() not in user_logins]
+            if strangers:
+                raise ValueError(f"team {team.slug!r} lists unknown user {strangers[0]!r}")
+        return self
+
+    def user(self, login: str) -> MockUser | None:
+        """The user with this login, matched as GitHub matches logins (ignoring case)."""
+        wanted = login.lower()
+        return next((u for u in self.users if u.login.lower() == wanted), None)
+
+    def org(self, login: str) -> MockOrg | None:
+        wanted = login.lower()
+        return next((o for o in self.orgs if o.login.lower() == wanted), None)
+
+
+def _no_duplicates(what: str, values: list[object]) -> None:
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} is listed twice")
+        seen.add(value)
+
+
+class AuthConfig(_Strict):
+    """How people log in to the hub."""
+
+    provider: Literal["none", "github-mock", "github", "firstuse"] = Field(
+        default="github-mock",
+        description=(
+            "none: API tokens only; github-mock: the bundled mock GitHub; "
+            "github: real GitHub; firstuse: workshop passwords chosen at first login."
+        ),
+    )
+    admin_users: tuple[str, ...] = Field(default=(), description="Hub admins by login.")
+    allowed_organizations: tuple[str, ...] = Field(
+        default=(), description="When set, only members of these orgs may log in."
+    )
+
+
+class LabConfig(_Strict):
+    """How each user's JupyterLab container runs."""
+
+    image: str | None = Field(
+        default=None,
+        description="Lab image; by default the lab image devlab builds from images/lab.",
+    )
+    start_timeout: int = Field(default=120, ge=10, description="Seconds a lab may take to start.")
+    docker_workers: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description=(
+            "Threads for the spawner's Docker calls. DockerSpawner's default of one "
+            "serialises every start and stop across all users."
+        ),
+    )
+
+
+class DevlabConfig(_Strict):
+    """The whole platform configuration."""
+
+    auth: AuthConfig = AuthConfig()
+    mock_github: MockGitHub = MockGitHub()
+    lab: LabConfig = LabConfig()

@@ -1,0 +1,1 @@
+"""devlab's JupyterHub plugins. The only package that imports JupyterHub."""

@@ -1,0 +1,117 @@
+"""DevlabSpawner: DockerSpawner that runs each lab as its user's Unix identity."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dockerspawner import DockerSpawner
+from tornado import web
+from traitlets import Callable as CallableTrait
+from traitlets import Dict, Integer, Unicode
+
+from devlab.identity import Identity
+from devlab.storage import OwnershipConflict, apply_plan, plan_for
+
+LABEL_USER = "devlab.user"
+LABEL_STACK = "devlab.stack"
+
+
+class DevlabSpawner(DockerSpawner):
+    """Runs labs as uid = the user's id, with org groups, homes on shared storage and labels.
+
+    Labels (not names) are how `devlab down` finds labs: a lab outlives the hub that
+    spawned it, and its name is not a compose resource.
+    """
+
+    stack_name = Unicode(
+        "devlab", config=True, help="Compose project name; every lab is labelled with it."
+    )
+    homes_volume = Unicode(
+        config=True, help="Docker volume holding /home; the hub mounts it at `homes_root`."
+    )
+    homes_root = Unicode(
+        "/srv/devlab/homes",
+        config=True,
+        help="Where the hub sees the homes volume, to create a home before the first start.",
+    )
+    identity_lookup = CallableTrait(
+        config=True,
+        help="Called with a hub user name; returns that user's Identity, or None if unknown.",
+    )
+    docker_workers = Integer(
+        8,
+        config=True,
+        help=(
+            "Threads for Docker calls. DockerSpawner shares one thread among all users, so "
+            "ten simultaneous stops take ten times one."
+        ),
+    )
+    lab_host_config = Dict(
+        config=True,
+        help="Docker host config added to every lab (hardening, init), before identity.",
+    )
+
+    _devlab_executor: ClassVar[ThreadPoolExecutor | None] = None
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        cls = DevlabSpawner
+        if cls._devlab_executor is None:
+            cls._devlab_executor = ThreadPoolExecutor(
+                self.docker_workers, thread_name_prefix="devlab-docker"
+            )
+        return cls._devlab_executor
+
+    def identity(self) -> Identity:
+        """The identity this user's lab runs as; refuses to invent one."""
+        identity = self.identity_lookup(self.user.name) if self.identity_lookup else None
+        if identity is None:
+            raise web.HTTPError(
+                403,
+                f"devlab has no identity (uid and groups) for user {self.user.name!r}: "
+                "log in through the identity provider once, or add the user to "
+                "mock_github.users in config/devlab.yaml",
+            )
+        return identity
+
+    async def start(self) -> Any:
+        identity = self.identity()
+        await self._provision(identity)
+        self._configure_for(identity)
+        return await super().start()
+
+    async def _provision(self, identity: Identity) -> None:
+        roots = {"homes": Path(self.homes_root)}
+        try:
+            created = await self._in_executor(apply_plan, plan_for(identity), roots)
+        except OwnershipConflict as exc:
+            raise web.HTTPError(409, str(exc)) from exc
+        for path in created:
+            self.log.info("Provisioned %s for %s", path, identity.username)
+
+    async def _in_executor(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.wrap_future(self.executor.submit(func, *args))
+
+    def _configure_for(self, identity: Identity) -> None:
+        """Set this spawner's container settings from the identity (one spawner per server)."""
+        self.volumes = {self.homes_volume: "/home"} if self.homes_volume else {}
+        self.notebook_dir = identity.home
+        self.extra_create_kwargs = {
+            "user": f"{identity.uid}:{identity.gid}",
+            "working_dir": identity.home,
+            "labels": {LABEL_USER: self.user.name, LABEL_STACK: self.stack_name},
+        }
+        self.extra_host_config = {
+            **self.lab_host_config,
+            "group_add": [str(gid) for gid in identity.supplementary_gids],
+        }
+        self.environment = {
+            **self.environment,
+            "HOME": identity.home,
+            "USER": identity.username,
+            "LOGNAME": identity.username,
+        }

@@ -1,0 +1,130 @@
+"""What config/jupyterhub_config.py calls: devlab's config and secrets wired into JupyterHub.
+
+Kept out of jupyterhub_config.py so the wiring is importable, typed and unit-tested.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devlab.config import DevlabConfig, load_config
+from devlab.hub.spawner import DevlabSpawner
+from devlab.identity import Identity
+from devlab.identity.github import identity_from_github
+
+# Hardening for every lab: no capabilities, no privilege gain through setuid binaries,
+# a proper init so the server gets signals, and a bound on runaway process trees.
+LAB_HOST_CONFIG: dict[str, Any] = {
+    "init": True,
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "pids_limit": 1024,
+}
+
+
+@dataclass(frozen=True)
+class HubEnvironment:
+    """Facts about the running stack, passed to the hub container by compose.yaml."""
+
+    stack: str
+    network: str
+    lab_image: str
+    homes_volume: str
+    proxy_api_url: str
+    hub_connect_url: str
+    config_path: Path
+    secrets_dir: Path
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HubEnvironment:
+        def need(name: str) -> str:
+            value = env.get(name)
+            if not value:
+                raise RuntimeError(
+                    f"{name} is not set: start the hub with `devlab up`, or with "
+                    "`docker compose --env-file <state dir>/compose.env up` (see README)"
+                )
+            return value
+
+        return cls(
+            stack=need("DEVLAB_STACK"),
+            network=need("DEVLAB_NETWORK"),
+            lab_image=need("DEVLAB_LAB_IMAGE"),
+            homes_volume=need("DEVLAB_HOMES_VOLUME"),
+            proxy_api_url=env.get("DEVLAB_PROXY_API_URL", "http://proxy:8001"),
+            hub_connect_url=env.get("DEVLAB_HUB_CONNECT_URL", "http://hub:8081"),
+            config_path=Path(env.get("DEVLAB_CONFIG_PATH", "/etc/devlab/devlab.yaml")),
+            secrets_dir=Path(env.get("DEVLAB_SECRETS_PATH", "/run/secrets")),
+            data_dir=Path(env.get("DEVLAB_HUB_DATA", "/srv/jupyterhub")),
+        )
+
+    def secret(self, name: str) -> str:
+        return (self.secrets_dir / name).read_text(encoding="utf-8").strip()
+
+
+def mock_identity_lookup(config: DevlabConfig) -> Any:
+    """Identities of the mock provider's users, for users with no login of their own yet."""
+    mock = config.mock_github
+
+    def lookup(username: str) -> Identity | None:
+        user = mock.user(username)
+        if user is None:
+            return None
+        orgs = [mock.org(o) for o in user.orgs]
+        return identity_from_github(
+            {"login": user.login, "id": user.id, "name": user.name},
+            [{"login": o.login, "id": o.id} for o in orgs if o is not None],
+        )
+
+    return lookup
+
+
+def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
+    """Fill JupyterHub's config object `c`; returns the devlab config it was built from."""
+    hub_env = HubEnvironment.from_env(os.environ if env is None else env)
+    config = load_config(hub_env.config_path)
+
+    # The proxy is its own service so labs keep their routes while the hub restarts, and
+    # the hub never stops labs when it exits.
+    c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+    c.JupyterHub.hub_connect_url = hub_env.hub_connect_url
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.cleanup_proxy = False
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.api_url = hub_env.proxy_api_url
+    c.ConfigurableHTTPProxy.auth_token = hub_env.secret("proxy_auth_token")
+
+    c.JupyterHub.db_url = f"sqlite:///{hub_env.data_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret = bytes.fromhex(hub_env.secret("cookie_secret"))
+    c.CryptKeeper.keys = [bytes.fromhex(hub_env.secret("crypt_key"))]
+
+    c.JupyterHub.services = [
+        {"name": "devlab-admin", "api_token": hub_env.secret("admin_api_token")}
+    ]
+    c.JupyterHub.load_roles = [
+        {"name": "admin", "services": ["devlab-admin"]},
+    ]
+
+    c.JupyterHub.authenticator_class = "null"
+    c.Authenticator.admin_users = set(config.auth.admin_users)
+
+    c.JupyterHub.spawner_class = DevlabSpawner
+    c.DevlabSpawner.image = config.lab.image or hub_env.lab_image
+    c.DevlabSpawner.pull_policy = "never"
+    c.DevlabSpawner.network_name = hub_env.network
+    c.DevlabSpawner.use_internal_ip = True
+    c.DevlabSpawner.remove = True
+    c.DevlabSpawner.name_template = f"{hub_env.stack}-lab-{{username}}"
+    c.DevlabSpawner.stack_name = hub_env.stack
+    c.DevlabSpawner.homes_volume = hub_env.homes_volume
+    c.DevlabSpawner.identity_lookup = mock_identity_lookup(config)
+    c.DevlabSpawner.docker_workers = config.lab.docker_workers
+    c.DevlabSpawner.lab_host_config = LAB_HOST_CONFIG
+    c.DevlabSpawner.start_timeout = config.lab.start_timeout
+    c.DevlabSpawner.http_timeout = config.lab.start_timeout
+    return config

@@ -1,0 +1,28 @@
+"""GitHub's user and organisation shapes to a Unix identity: UID = user id, GIDs = org ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from devlab.identity.model import Group, Identity
+
+
+def identity_from_github(user: Mapping[str, Any], orgs: Iterable[Mapping[str, Any]]) -> Identity:
+    """Build the identity for a GitHub `/user` object and its `/user/orgs` list.
+
+    Org names are lower-cased like user names so `id` inside a lab prints stable names
+    whatever case GitHub returns.
+    """
+    groups = tuple(
+        sorted(
+            (Group(name=str(org["login"]).lower(), gid=int(org["id"])) for org in orgs),
+            key=lambda g: g.gid,
+        )
+    )
+    return Identity(
+        login=str(user["login"]),
+        uid=int(user["id"]),
+        groups=groups,
+        full_name=str(user.get("name") or ""),
+    )

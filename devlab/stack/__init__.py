@@ -1,0 +1,1 @@
+"""Running a devlab stack with Compose: settings, secrets, images, up/down/status."""

@@ -1,0 +1,60 @@
+"""Running `docker compose` for a stack: the one place that builds its command line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from devlab.stack.settings import StackSettings
+
+
+class ComposeError(RuntimeError):
+    """docker compose failed or is missing; the message says what to do."""
+
+
+def compose_command(settings: StackSettings, *args: str) -> list[str]:
+    return [
+        "docker",
+        "compose",
+        "--project-directory",
+        str(settings.project_dir),
+        "--file",
+        str(settings.compose_file),
+        "--env-file",
+        str(settings.env_file),
+        *args,
+    ]
+
+
+def check_compose() -> str:
+    """The Compose version, or a ComposeError saying how to install it."""
+    if shutil.which("docker") is None:
+        raise ComposeError("the docker command is not installed: install Docker Engine")
+    result = subprocess.run(
+        ["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False
+    )
+    version = result.stdout.strip()
+    if result.returncode != 0 or not version.lstrip("v").startswith("2"):
+        raise ComposeError(
+            "Docker Compose v2 is not available (`docker compose version` failed): install "
+            "the docker-compose-plugin package or Docker Desktop"
+        )
+    return version
+
+
+def run_compose(
+    settings: StackSettings,
+    args: Sequence[str],
+    *,
+    capture: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run compose; output streams to the terminal unless captured."""
+    return subprocess.run(
+        compose_command(settings, *args),
+        capture_output=capture,
+        text=True,
+        check=False,
+        env=dict(env) if env is not None else None,
+    )

@@ -1,0 +1,96 @@
+"""The Docker engine, through the docker SDK: images, a stack's containers, labs by label."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+LABEL_STACK = "devlab.stack"  # put on every lab by devlab.hub.spawner
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+# Compose stamps its project and service labels on the images it builds, so a lab
+# inherits them; only containers Compose itself created also carry this label.
+COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+
+
+class EngineError(RuntimeError):
+    """The Docker engine cannot be used; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    state: str  # running, exited, ...
+    health: str | None  # healthy, unhealthy, starting, or None without a healthcheck
+
+
+def connect() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except DockerException as exc:
+        raise EngineError(
+            f"cannot reach the Docker engine ({exc}): start Docker (e.g. `sudo systemctl "
+            "start docker`) or set DOCKER_HOST"
+        ) from exc
+    return client
+
+
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def compose_containers(client: docker.DockerClient, stack: str) -> list:
+    labels = [f"{COMPOSE_PROJECT}={stack}", COMPOSE_ONEOFF]
+    return client.containers.list(all=True, filters={"label": labels})
+
+
+def service_states(client: docker.DockerClient, stack: str) -> dict[str, ServiceState]:
+    states: dict[str, ServiceState] = {}
+    for container in compose_containers(client, stack):
+        service = container.labels.get(COMPOSE_SERVICE, container.name)
+        info = container.attrs.get("State", {})
+        health = (info.get("Health") or {}).get("Status")
+        states[service] = ServiceState(state=info.get("Status", "unknown"), health=health)
+    return states
+
+
+def lab_containers(client: docker.DockerClient, stack: str) -> list:
+    return client.containers.list(all=True, filters={"label": f"{LABEL_STACK}={stack}"})
+
+
+def remove_labs(client: docker.DockerClient, stack: str, timeout: int = 10) -> int:
+    """Stop and remove every lab of `stack`, in parallel; returns how many there were."""
+    labs = lab_containers(client, stack)
+
+    def remove(container) -> None:  # noqa: ANN001 - docker SDK Container
+        try:
+            container.stop(timeout=timeout)
+            container.remove(force=True, v=True)
+        except NotFound:
+            pass  # auto-removed while we were at it
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(remove, labs))
+    return len(labs)
+
+
+def leftovers(client: docker.DockerClient, stack: str) -> list[str]:
+    """Containers and networks of `stack` still present, described for a person."""
+    found = [f"container {c.name}" for c in lab_containers(client, stack)]
+    found += [f"container {c.name}" for c in compose_containers(client, stack)]
+    # The engine's name filter matches substrings; keep exact matches only.
+    network = f"{stack}_default"
+    found += [
+        f"network {n.name}" for n in client.networks.list(names=[network]) if n.name == network
+    ]
+    return found

@@ -1,0 +1,66 @@
+"""The compose.env file: every variable compose.yaml reads, written by `devlab up`.
+
+It is what lets a person run `docker compose --env-file <state>/compose.env ...` by
+hand, and what later `devlab` commands read back so they talk to the same stack.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import devlab
+from devlab.stack.settings import StackSettings
+
+
+def compose_env(
+    settings: StackSettings, *, hub_image: str, lab_image: str, ca_bundle: Path
+) -> dict[str, str]:
+    return {
+        "DEVLAB_STACK": settings.name,
+        "DEVLAB_VERSION": devlab.__version__,
+        "DEVLAB_BASE_IMAGE": settings.base_image,
+        "DEVLAB_HUB_IMAGE": hub_image,
+        "DEVLAB_LAB_IMAGE": lab_image,
+        "DEVLAB_BIND": settings.bind,
+        "DEVLAB_HTTP_PORT": str(settings.http_port),
+        "DEVLAB_CONFIG": str(settings.config_path),
+        "DEVLAB_SECRETS_DIR": str(settings.secrets_dir),
+        "DEVLAB_CA_BUNDLE": str(ca_bundle),
+        "DEVLAB_UID": str(os.getuid()),
+        "DEVLAB_GID": str(os.getgid()),
+    }
+
+
+def render(values: dict[str, str]) -> str:
+    lines = ["# Written by `devlab up`; used as: docker compose --env-file THIS_FILE ..."]
+    for key, value in values.items():
+        if "\n" in value or "'" in value:
+            raise ValueError(f"{key} contains a newline or quote, which env files cannot hold")
+        lines.append(f"{key}='{value}'")
+    return "\n".join(lines) + "\n"
+
+
+def parse(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'")
+    return values
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render(values), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def read_env_file(path: Path) -> dict[str, str] | None:
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None

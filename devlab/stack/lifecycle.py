@@ -1,0 +1,183 @@
+"""up, down, status and token for one stack: compose for services, the SDK for labs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from devlab.config import load_config
+from devlab.stack import engine
+from devlab.stack.compose import ComposeError, check_compose, run_compose
+from devlab.stack.envfile import compose_env, read_env_file, write_env_file
+from devlab.stack.images import BUILT_IMAGES, image_tag
+from devlab.stack.secrets import ensure_secrets, read_secret
+from devlab.stack.settings import StackSettings
+
+RUNTIME_SERVICES = ("proxy", "hub")
+UP_TIMEOUT = 180  # seconds for every service to report healthy
+Say = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """An operation on the stack failed; the message says what happened and what to do."""
+
+
+@dataclass
+class UpResult:
+    hub_url: str
+    built: list[str] = field(default_factory=list)
+    created_secrets: list[str] = field(default_factory=list)
+
+
+def _prepare(settings: StackSettings) -> tuple[dict[str, str], list[str]]:
+    """Validate config, generate secrets, compute image tags and write compose.env."""
+    load_config(settings.config_path)  # raises ConfigError naming file and line
+    created = ensure_secrets(settings.secrets_dir)
+    ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
+    values = compose_env(
+        settings,
+        hub_image=image_tag(BUILT_IMAGES[0], settings.project_dir, settings.base_image),
+        lab_image=image_tag(BUILT_IMAGES[1], settings.project_dir, settings.base_image),
+        ca_bundle=ca,
+    )
+    write_env_file(settings.env_file, values)
+    return values, created
+
+
+def _empty_ca_bundle(state_dir: Path) -> Path:
+    """Compose needs a file for the ca_bundle build secret even when there is no extra CA."""
+    path = state_dir / "no-extra-ca.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text("")
+    return path
+
+
+def build_missing(settings: StackSettings, values: dict[str, str], say: Say) -> list[str]:
+    """Build the devlab images that are not present, with compose's progress output."""
+    client = engine.connect()
+    wanted = {
+        image.service: values[f"DEVLAB_{image.service.upper()}_IMAGE"] for image in BUILT_IMAGES
+    }
+    missing = [svc for svc, ref in wanted.items() if not engine.image_exists(client, ref)]
+    if missing:
+        say(f"Building {', '.join(wanted[s] for s in missing)} (base {settings.base_image})")
+        result = run_compose(settings, ["--profile", "images", "build", *missing])
+        if result.returncode != 0:
+            raise StackError(
+                f"building {', '.join(missing)} failed (output above). Behind an HTTPS-"
+                "intercepting proxy, set DEVLAB_CA_BUNDLE to its CA bundle; with no registry, "
+                "set DEVLAB_BASE_IMAGE to a local Debian bookworm image"
+            )
+    return [wanted[s] for s in missing]
+
+
+def up(settings: StackSettings, say: Say = print) -> UpResult:
+    check_compose()
+    values, created = _prepare(settings)
+    built = build_missing(settings, values, say)
+    result = run_compose(
+        settings,
+        ["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), *RUNTIME_SERVICES],
+        capture=True,
+    )
+    if result.returncode != 0:
+        detail = _failure_detail(settings)
+        run_compose(settings, ["down", "--remove-orphans"], capture=True)
+        raise StackError(
+            f"the stack did not become healthy; it was stopped again.\n{result.stderr.strip()}"
+            f"\n{detail}\nFix the cause above and run `devlab up` again."
+        )
+    return UpResult(hub_url=settings.hub_url, built=built, created_secrets=created)
+
+
+def _failure_detail(settings: StackSettings) -> str:
+    """The last log lines of each service that is not healthy, for the error message."""
+    client = engine.connect()
+    parts = []
+    for service, state in engine.service_states(client, settings.name).items():
+        if state.state == "running" and state.health in (None, "healthy"):
+            continue
+        logs = run_compose(settings, ["logs", "--no-color", "--tail", "30", service], capture=True)
+        parts.append(
+            f"--- {service}: {state.state}/{state.health or 'no healthcheck'}\n{logs.stdout}"
+        )
+    return "\n".join(parts)
+
+
+def as_brought_up(settings: StackSettings) -> StackSettings:
+    """The settings with the port and address the stack was last brought up with."""
+    values = read_env_file(settings.env_file)
+    if values is None:
+        return settings
+    return replace(
+        settings,
+        http_port=int(values.get("DEVLAB_HTTP_PORT", settings.http_port)),
+        bind=values.get("DEVLAB_BIND", settings.bind),
+    )
+
+
+def require_env(settings: StackSettings) -> dict[str, str]:
+    values = read_env_file(settings.env_file)
+    if values is None:
+        raise StackError(
+            f"stack {settings.name!r} has never been brought up here ({settings.env_file} is "
+            "missing): run `devlab up` first"
+        )
+    return values
+
+
+def down(settings: StackSettings, *, volumes: bool = False, say: Say = print) -> None:
+    """Stop labs (by label) first, since they hold the stack's network, then the services."""
+    check_compose()
+    require_env(settings)
+    client = engine.connect()
+    removed = engine.remove_labs(client, settings.name)
+    if removed:
+        say(f"Stopped {removed} lab(s)")
+    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    result = run_compose(settings, args, capture=True)
+    if result.returncode != 0:
+        raise ComposeError(f"docker compose down failed:\n{result.stderr.strip()}")
+    # A lab spawned while compose was stopping would hold the network: sweep once more.
+    if engine.remove_labs(client, settings.name):
+        run_compose(settings, args, capture=True)
+    left = engine.leftovers(client, settings.name)
+    if left:
+        raise StackError(
+            f"these remain after down: {', '.join(left)}; remove them with `docker rm -f` / "
+            "`docker network rm`"
+        )
+
+
+def status(settings: StackSettings) -> dict:
+    values = read_env_file(settings.env_file) or {}
+    client = engine.connect()
+    states = engine.service_states(client, settings.name)
+    services = {name: {"state": s.state, "health": s.health} for name, s in sorted(states.items())}
+    for name in RUNTIME_SERVICES:
+        services.setdefault(name, {"state": "absent", "health": None})
+    labs = [
+        {"user": c.labels.get("devlab.user"), "container": c.name, "state": c.status}
+        for c in engine.lab_containers(client, settings.name)
+    ]
+    return {
+        "stack": settings.name,
+        "hub_url": settings.hub_url,
+        "state_dir": str(settings.state_dir),
+        "hub_image": values.get("DEVLAB_HUB_IMAGE"),
+        "lab_image": values.get("DEVLAB_LAB_IMAGE"),
+        "services": services,
+        "labs": labs,
+    }
+
+
+def admin_token(settings: StackSettings) -> str:
+    require_env(settings)
+    return read_secret(settings.secrets_dir, "admin_api_token")
+
+
+def status_json(settings: StackSettings) -> str:
+    return json.dumps(status(settings), indent=2)

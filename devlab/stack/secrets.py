@@ -1,0 +1,37 @@
+"""Per-install secrets: generated once, kept 0600 in the state directory, never printed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+# name -> bytes of randomness, hex-encoded in the file.
+SECRETS = {
+    "cookie_secret": 32,
+    "crypt_key": 32,
+    "proxy_auth_token": 32,
+    "admin_api_token": 32,
+    "oauth_client_secret": 32,
+}
+
+
+def ensure_secrets(directory: Path) -> list[str]:
+    """Create any missing secret; return the names created. Existing ones are kept."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    created = []
+    for name, size in SECRETS.items():
+        path = directory / name
+        if path.exists():
+            continue
+        # O_EXCL: never overwrite a secret another devlab process wrote meanwhile.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(size) + "\n")
+        created.append(name)
+    return created
+
+
+def read_secret(directory: Path, name: str) -> str:
+    return (directory / name).read_text(encoding="utf-8").strip()

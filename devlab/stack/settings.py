@@ -1,0 +1,137 @@
+"""Where a stack lives and how it is reached: resolved once from options and environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import devlab
+
+DEFAULT_STACK = "devlab"
+DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+DEFAULT_HTTP_PORT = 8000
+DEFAULT_BIND = "127.0.0.1"
+# Compose project names: lower-case letters, digits, dashes and underscores.
+STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    name: str
+    project_dir: Path
+    config_path: Path
+    state_dir: Path
+    http_port: int
+    bind: str
+    base_image: str
+    ca_bundle: Path | None
+
+    @property
+    def compose_file(self) -> Path:
+        return self.project_dir / "compose.yaml"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "compose.env"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    @property
+    def hub_url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
+        return f"http://{host}:{self.http_port}/"
+
+    @property
+    def network(self) -> str:
+        return f"{self.name}_default"
+
+
+def find_project_dir(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding devlab's compose.yaml and images/."""
+    for candidate in (start, *start.parents):
+        if (candidate / "compose.yaml").is_file() and (candidate / "images" / "hub").is_dir():
+            return candidate
+    return None
+
+
+def default_state_root(env: Mapping[str, str]) -> Path:
+    """XDG's state directory: secrets and env files are per install, never in the repo."""
+    if env.get("DEVLAB_STATE_DIR"):
+        return Path(env["DEVLAB_STATE_DIR"])
+    base = env.get("XDG_STATE_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local/state"
+    )
+    return Path(base) / "devlab"
+
+
+def resolve_settings(
+    *,
+    stack: str | None = None,
+    config: str | None = None,
+    port: int | None = None,
+    bind: str | None = None,
+    project_dir: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> StackSettings:
+    """Options win over DEVLAB_* environment variables, which win over defaults."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+
+    name = stack or env.get("DEVLAB_STACK") or DEFAULT_STACK
+    if not STACK_NAME.match(name):
+        raise SettingsError(
+            f"stack name {name!r} is not usable as a Compose project name: use lower-case "
+            "letters, digits, '-' and '_' (--stack NAME or DEVLAB_STACK)"
+        )
+
+    if project_dir or env.get("DEVLAB_PROJECT_DIR"):
+        root = Path(project_dir or env["DEVLAB_PROJECT_DIR"]).resolve()
+    else:
+        found = find_project_dir(cwd) or find_project_dir(Path(devlab.__file__).resolve().parent)
+        if found is None:
+            raise SettingsError(
+                "cannot find devlab's compose.yaml: run devlab from its source checkout, "
+                "or pass --project-dir DIR (or set DEVLAB_PROJECT_DIR)"
+            )
+        root = found
+    if not (root / "compose.yaml").is_file():
+        raise SettingsError(
+            f"{root} has no compose.yaml: pass the devlab checkout as --project-dir"
+        )
+
+    config_path = Path(config or env.get("DEVLAB_CONFIG") or root / "config" / "devlab.yaml")
+    raw_port = port if port is not None else env.get("DEVLAB_HTTP_PORT", DEFAULT_HTTP_PORT)
+    try:
+        http_port = int(raw_port)
+    except ValueError:
+        raise SettingsError(f"port {raw_port!r} is not a number (--port N)") from None
+    if not 1 <= http_port <= 65535:
+        raise SettingsError(f"port {http_port} is out of range 1-65535 (--port N)")
+
+    ca = env.get("DEVLAB_CA_BUNDLE")
+    ca_bundle = Path(ca).resolve() if ca else None
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise SettingsError(
+            f"DEVLAB_CA_BUNDLE={ca} is not a file: point it at a PEM bundle, or unset it"
+        )
+
+    return StackSettings(
+        name=name,
+        project_dir=root,
+        config_path=config_path.resolve(),
+        state_dir=(default_state_root(env) / name).resolve(),
+        http_port=http_port,
+        bind=bind or env.get("DEVLAB_BIND") or DEFAULT_BIND,
+        base_image=env.get("DEVLAB_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
+        ca_bundle=ca_bundle,
+    )

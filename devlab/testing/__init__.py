@@ -1,0 +1,1 @@
+"""Testing devlab stacks: clients for the hub's REST API and, later, the pytest plugin."""

@@ -1,0 +1,68 @@
+"""A small client for JupyterHub's REST API, through the proxy like any other client."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+
+class HubAPIError(RuntimeError):
+    """The hub answered with an error, or a server did not reach the wanted state in time."""
+
+
+class HubAPI:
+    def __init__(self, hub_url: str, token: str, timeout: float = 30) -> None:
+        self.base = hub_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.base}{path}", timeout=self.timeout, **kwargs)
+
+    def _api(self, method: str, path: str, ok: tuple[int, ...], **kwargs: Any) -> requests.Response:
+        response = self.request(method, f"/hub/api{path}", **kwargs)
+        if response.status_code not in ok:
+            raise HubAPIError(
+                f"{method} /hub/api{path} answered {response.status_code}: {response.text[:500]}"
+            )
+        return response
+
+    def ensure_user(self, name: str) -> dict[str, Any]:
+        response = self._api("POST", f"/users/{name}", ok=(201, 409))
+        if response.status_code == 409:
+            return self.user(name)
+        return response.json()
+
+    def user(self, name: str) -> dict[str, Any]:
+        return self._api("GET", f"/users/{name}", ok=(200,)).json()
+
+    def start_server(self, name: str, options: dict[str, Any] | None = None) -> None:
+        self._api("POST", f"/users/{name}/server", ok=(201, 202), json=options or {})
+
+    def stop_server(self, name: str) -> None:
+        self._api("DELETE", f"/users/{name}/server", ok=(202, 204))
+
+    def server(self, name: str) -> dict[str, Any] | None:
+        return self.user(name).get("servers", {}).get("")
+
+    def wait_ready(self, name: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.server(name)
+            if server and server.get("ready"):
+                return server
+            if server is None:
+                raise HubAPIError(f"{name}'s server stopped while starting; see the hub log")
+            time.sleep(0.2)
+        raise HubAPIError(f"{name}'s server was not ready after {timeout:.0f} s")
+
+    def wait_stopped(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server(name) is None:
+                return
+            time.sleep(0.2)
+        raise HubAPIError(f"{name}'s server was still up after {timeout:.0f} s")

@@ -1,0 +1,123 @@
+"""The walking skeleton: up, spawn a real lab through the hub, survive a hub restart, down."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import docker
+import requests
+
+from devlab.stack.engine import leftovers
+
+
+def test_up_is_healthy_and_prints_the_hub_url(stack):
+    status = stack.status()
+    assert status["hub_url"] == stack.hub_url
+    for service in ("hub", "proxy"):
+        assert status["services"][service] == {"state": "running", "health": "healthy"}
+    assert requests.get(f"{stack.hub_url}hub/api/", timeout=10).status_code == 200
+
+
+def test_up_again_changes_nothing_and_is_quick(stack):
+    client = docker.from_env()
+    before = {
+        c.name: c.id
+        for c in client.containers.list(
+            filters={"label": f"com.docker.compose.project={stack.name}"}
+        )
+    }
+    started = time.monotonic()
+    result = stack.cli("up", "--port", str(stack.port))
+    elapsed = time.monotonic() - started
+    after = {
+        c.name: c.id
+        for c in client.containers.list(
+            filters={"label": f"com.docker.compose.project={stack.name}"}
+        )
+    }
+    assert after == before
+    assert "Building" not in result.stdout
+    assert elapsed < 60, f"idempotent up took {elapsed:.1f} s"
+
+
+def test_secrets_are_private_and_never_printed(stack):
+    state = stack.status()["state_dir"]
+    result = stack.cli("up", "--port", str(stack.port))
+    token = stack.cli("token").stdout.strip()
+    assert token not in result.stdout + result.stderr
+    for path in (Path(state) / "secrets").iterdir():
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+
+
+def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(stack):
+    api = stack.api()
+    api.ensure_user("alice")
+    api.start_server("alice")
+    api.wait_ready("alice")
+
+    reply = api.request("GET", "/user/alice/api/status")
+    assert reply.status_code == 200, reply.text
+    assert "last_activity" in reply.json()
+
+    client = docker.from_env()
+    (lab,) = client.containers.list(
+        filters={"label": [f"devlab.stack={stack.name}", "devlab.user=alice"]}
+    )
+    assert lab.attrs["Config"]["User"] == "7000001:7000001"
+    uid = lab.exec_run(["id", "-u"]).output.decode().strip()
+    assert uid == "7000001"
+    assert stack.status()["labs"][0]["user"] == "alice"
+
+    # The hub is down: the lab keeps its route through the proxy and keeps running.
+    (hub,) = client.containers.list(
+        filters={
+            "label": [f"com.docker.compose.project={stack.name}", "com.docker.compose.service=hub"]
+        }
+    )
+    hub.stop(timeout=10)
+    try:
+        while_down = api.request("GET", "/user/alice/api/status")
+        assert while_down.status_code == 200, while_down.text
+    finally:
+        hub.start()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        hub.reload()
+        if hub.attrs["State"].get("Health", {}).get("Status") == "healthy":
+            break
+        time.sleep(1)
+    assert api.server("alice")["ready"], "the restarted hub forgot alice's running lab"
+    lab.reload()
+    assert lab.status == "running"
+
+    api.stop_server("alice")
+    api.wait_stopped("alice")
+    assert not client.containers.list(all=True, filters={"label": f"devlab.stack={stack.name}"})
+
+
+def test_down_removes_labs_found_by_label_and_keeps_nothing_behind(stack):
+    api = stack.api()
+    api.ensure_user("bob")
+    api.start_server("bob")
+    api.wait_ready("bob")
+
+    stack.cli("down")
+    client = docker.from_env()
+    assert leftovers(client, stack.name) == []
+    volumes = {
+        v.name
+        for v in client.volumes.list(filters={"label": f"com.docker.compose.project={stack.name}"})
+    }
+    assert f"{stack.name}_homes" in volumes, "plain down must keep the homes"
+
+    stack.cli("up", "--port", str(stack.port))  # the module fixture expects a running stack
+
+
+def test_deleting_volumes_needs_confirmation(stack):
+    result = stack.cli("down", "--volumes", check=False)
+    assert result.returncode == 1
+    assert "--yes" in result.stderr
+    assert stack.status()["services"]["hub"]["state"] == "running"

@@ -1,0 +1,78 @@
+"""The hub's configuration as devlab builds it, checked on a real traitlets Config."""
+
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from devlab.hub.spawner import DevlabSpawner
+from devlab.hub.wiring import HubEnvironment, configure
+from devlab.stack.secrets import ensure_secrets
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def hub_env(tmp_path):
+    ensure_secrets(tmp_path / "secrets")
+    return {
+        "DEVLAB_STACK": "s1",
+        "DEVLAB_NETWORK": "s1_default",
+        "DEVLAB_LAB_IMAGE": "devlab/lab:test",
+        "DEVLAB_HOMES_VOLUME": "s1_homes",
+        "DEVLAB_CONFIG_PATH": str(REPO / "config" / "devlab.yaml"),
+        "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
+        "DEVLAB_HUB_DATA": str(tmp_path / "data"),
+    }
+
+
+def test_hub_keeps_labs_and_uses_the_external_proxy(hub_env):
+    c = Config()
+    configure(c, hub_env)
+    assert c.JupyterHub.cleanup_servers is False
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy:8001"
+    assert len(c.ConfigurableHTTPProxy.auth_token) == 64
+    assert c.JupyterHub.spawner_class is DevlabSpawner
+
+
+def test_labs_are_hardened_labelled_and_on_the_stack_network(hub_env):
+    c = Config()
+    configure(c, hub_env)
+    spawner = c.DevlabSpawner
+    assert spawner.network_name == "s1_default"
+    assert spawner.image == "devlab/lab:test"
+    assert spawner.stack_name == "s1"
+    assert spawner.use_internal_ip is True
+    assert spawner.lab_host_config["cap_drop"] == ["ALL"]
+    assert "no-new-privileges" in spawner.lab_host_config["security_opt"]
+    assert spawner.lab_host_config["init"] is True
+
+
+def test_admin_service_token_comes_from_the_secrets(hub_env):
+    c = Config()
+    configure(c, hub_env)
+    token = (Path(hub_env["DEVLAB_SECRETS_PATH"]) / "admin_api_token").read_text().strip()
+    assert c.JupyterHub.services == [{"name": "devlab-admin", "api_token": token}]
+    assert {"name": "admin", "services": ["devlab-admin"]} in c.JupyterHub.load_roles
+
+
+def test_mock_identities_resolve_and_strangers_do_not(hub_env):
+    c = Config()
+    configure(c, hub_env)
+    lookup = c.DevlabSpawner.identity_lookup
+    alice = lookup("alice")
+    assert (alice.uid, alice.supplementary_gids) == (7000001, (8000001, 8000002))
+    assert lookup("mallory") is None
+
+
+def test_missing_environment_says_how_to_start(hub_env):
+    del hub_env["DEVLAB_NETWORK"]
+    with pytest.raises(RuntimeError, match="devlab up"):
+        HubEnvironment.from_env(hub_env)
+
+
+def test_docker_calls_are_not_serialised_on_one_thread():
+    spawner = DevlabSpawner(docker_workers=6)
+    assert spawner.executor._max_workers == 6
+    assert DevlabSpawner().executor is spawner.executor  # one pool for all users
