@@ -11,9 +11,17 @@ from devlab.config import ConfigError
 from devlab.stack import lifecycle
 from devlab.stack.compose import ComposeError
 from devlab.stack.engine import EngineError
+from devlab.stack.secrets import SecretError
 from devlab.stack.settings import SettingsError, StackSettings, resolve_settings
 
-EXPECTED_ERRORS = (ConfigError, ComposeError, EngineError, SettingsError, lifecycle.StackError)
+EXPECTED_ERRORS = (
+    ConfigError,
+    ComposeError,
+    EngineError,
+    SecretError,
+    SettingsError,
+    lifecycle.StackError,
+)
 
 
 def _stack_options() -> argparse.ArgumentParser:
@@ -34,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", parents=[common], help="build what is missing and start the stack")
     up.add_argument("--config", help="platform config [config/devlab.yaml]")
     up.add_argument("--port", type=int, help="hub port on the host [DEVLAB_HTTP_PORT, 8000]")
+    up.add_argument(
+        "--oauth-port", type=int, help="mock GitHub port on the host [DEVLAB_OAUTH_PORT, 8090]"
+    )
     up.add_argument("--bind", help="host address to publish on [127.0.0.1]")
 
     down = sub.add_parser("down", parents=[common], help="stop the stack and every lab")
@@ -53,6 +64,7 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         project_dir=args.project_dir,
         config=getattr(args, "config", None),
         port=getattr(args, "port", None),
+        oauth_port=getattr(args, "oauth_port", None),
         bind=getattr(args, "bind", None),
     )
     return settings if args.command == "up" else lifecycle.as_brought_up(settings)

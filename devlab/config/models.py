@@ -7,9 +7,9 @@ setting silently ignored.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devlab.identity.policy import check_system_id
 
@@ -31,37 +31,32 @@ def _check_login(value: str) -> str:
     return value
 
 
+def _check_id(value: int) -> int:
+    check_system_id(value, "id")
+    return value
+
+
+# A GitHub-style login, also used as a Unix user or group name in labs.
+Login = Annotated[str, AfterValidator(_check_login)]
+# A number that becomes a uid or gid in labs: no system ids.
+UnixId = Annotated[int, AfterValidator(_check_id)]
+
+
 class MockOrg(_Strict):
     """A GitHub organisation served by the mock provider; its id becomes a lab GID."""
 
-    login: str = Field(description="Organisation login; the Unix group name in labs.")
-    id: int = Field(description="GitHub's numeric organisation id; the GID in labs.")
-
-    _login = field_validator("login")(_check_login)
-
-    @field_validator("id")
-    @classmethod
-    def _id_usable(cls, value: int) -> int:
-        check_system_id(value, "organisation id")
-        return value
+    login: Login = Field(description="Organisation login; the Unix group name in labs.")
+    id: UnixId = Field(description="GitHub's numeric organisation id; the GID in labs.")
 
 
 class MockUser(_Strict):
     """A GitHub user served by the mock provider; its id becomes the lab UID."""
 
-    login: str = Field(description="GitHub login; the hub user name and Unix user name.")
-    id: int = Field(description="GitHub's numeric user id; the UID in labs.")
+    login: Login = Field(description="GitHub login; the hub user name and Unix user name.")
+    id: UnixId = Field(description="GitHub's numeric user id; the UID in labs.")
     name: str | None = Field(default=None, description="Display name (GitHub's `name`).")
     email: str | None = Field(default=None, description="Primary email address.")
     orgs: tuple[str, ...] = Field(default=(), description="Logins of the orgs the user is in.")
-
-    _login = field_validator("login")(_check_login)
-
-    @field_validator("id")
-    @classmethod
-    def _id_usable(cls, value: int) -> int:
-        check_system_id(value, "user id")
-        return value
 
 
 class MockTeam(_Strict):
@@ -129,6 +124,45 @@ def _no_duplicates(what: str, values: list[object]) -> None:
         seen.add(value)
 
 
+class GitHubApp(_Strict):
+    """A real GitHub OAuth app, for `provider: github`."""
+
+    client_id: str = Field(description="The OAuth app's client id.")
+    client_secret_file: str = Field(
+        description="Path (on the machine running devlab) of a file holding the client secret."
+    )
+    url: str = Field(default="https://github.com", description="GitHub (Enterprise) base URL.")
+
+
+class GroupSpec(_Strict):
+    """A Unix group given to every FirstUse user."""
+
+    name: Login
+    gid: UnixId
+
+
+class FirstUseConfig(_Strict):
+    """Workshop logins: each user chooses a password at first login."""
+
+    min_password_length: int = Field(default=8, ge=1)
+    uid_range: tuple[UnixId, UnixId] = Field(
+        default=(4_000_000, 4_099_999),
+        description="UIDs given to FirstUse users, each allocated once and kept forever.",
+    )
+    groups: tuple[GroupSpec, ...] = Field(
+        default=(GroupSpec(name="workshop", gid=4_100_000),),
+        description="Groups every FirstUse user is in.",
+    )
+
+    @field_validator("uid_range")
+    @classmethod
+    def _range_usable(cls, value: tuple[int, int]) -> tuple[int, int]:
+        first, last = value
+        if first > last:
+            raise ValueError(f"uid_range starts at {first}, after its end {last}")
+        return value
+
+
 class AuthConfig(_Strict):
     """How people log in to the hub."""
 
@@ -143,6 +177,17 @@ class AuthConfig(_Strict):
     allowed_organizations: tuple[str, ...] = Field(
         default=(), description="When set, only members of these orgs may log in."
     )
+    github: GitHubApp | None = Field(default=None, description="Required for provider github.")
+    firstuse: FirstUseConfig = FirstUseConfig()
+
+    @model_validator(mode="after")
+    def _provider_settings(self) -> AuthConfig:
+        if self.provider == "github" and self.github is None:
+            raise ValueError(
+                "provider github needs auth.github with client_id and client_secret_file "
+                "(register an OAuth app at GitHub, callback URL <hub url>/hub/oauth_callback)"
+            )
+        return self
 
 
 class LabConfig(_Strict):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import tarfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +16,9 @@ from tornado import web
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Integer, Unicode
 
-from devlab.identity import Identity
+from devlab.identity import Identity, IdentityError
+from devlab.identity.github import identity_from_auth_state
+from devlab.identity.passwd import group_for, passwd_for
 from devlab.storage import OwnershipConflict, apply_plan, plan_for
 
 LABEL_USER = "devlab.user"
@@ -66,9 +71,18 @@ class DevlabSpawner(DockerSpawner):
             )
         return cls._devlab_executor
 
-    def identity(self) -> Identity:
-        """The identity this user's lab runs as; refuses to invent one."""
-        identity = self.identity_lookup(self.user.name) if self.identity_lookup else None
+    async def identity(self) -> Identity:
+        """The identity this user's lab runs as; refuses to invent one.
+
+        The login's auth_state (GitHub user and orgs) comes first; users with none (created
+        by an admin, or FirstUse users) go to `identity_lookup`.
+        """
+        try:
+            identity = identity_from_auth_state(await self.user.get_auth_state())
+            if identity is None and self.identity_lookup:
+                identity = self.identity_lookup(self.user.name)
+        except IdentityError as exc:
+            raise web.HTTPError(403, f"{self.user.name} cannot run a lab: {exc}") from exc
         if identity is None:
             raise web.HTTPError(
                 403,
@@ -79,10 +93,42 @@ class DevlabSpawner(DockerSpawner):
         return identity
 
     async def start(self) -> Any:
-        identity = self.identity()
+        identity = await self.identity()
         await self._provision(identity)
         self._configure_for(identity)
+        self._lab_identity = identity
         return await super().start()
+
+    async def create_object(self) -> dict[str, Any]:
+        obj = await super().create_object()
+        await self._in_executor(self._install_identity_files, obj["Id"], self._lab_identity)
+        return obj
+
+    def _install_identity_files(self, container_id: str, identity: Identity) -> None:
+        """Write passwd and group into the created (not yet started) lab container.
+
+        The lab never needs root or a writable /etc for this: the files are in place,
+        root-owned and read-only to the user, before its first process runs.
+        """
+        base = {name: self._read_file(container_id, f"/etc/{name}") for name in ("passwd", "group")}
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for name, text in (
+                ("passwd", passwd_for(base["passwd"], identity)),
+                ("group", group_for(base["group"], identity)),
+            ):
+                data = text.encode()
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        self.client.put_archive(container_id, "/etc", archive.getvalue())
+
+    def _read_file(self, container_id: str, path: str) -> str:
+        stream, _ = self.client.get_archive(container_id, path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            return extracted.read().decode() if extracted else ""
 
     async def _provision(self, identity: Identity) -> None:
         roots = {"homes": Path(self.homes_root)}

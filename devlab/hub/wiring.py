@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from devlab.config import DevlabConfig, load_config
+from devlab.hub.allocations import UidAllocations
+from devlab.hub.authenticators import DevlabGitHubOAuthenticator
 from devlab.hub.spawner import DevlabSpawner
-from devlab.identity import Identity
+from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
 
 # Hardening for every lab: no capabilities, no privilege gain through setuid binaries,
@@ -39,6 +41,9 @@ class HubEnvironment:
     config_path: Path
     secrets_dir: Path
     data_dir: Path
+    hub_public_url: str
+    oauth_public_url: str
+    oauth_internal_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubEnvironment:
@@ -61,10 +66,16 @@ class HubEnvironment:
             config_path=Path(env.get("DEVLAB_CONFIG_PATH", "/etc/devlab/devlab.yaml")),
             secrets_dir=Path(env.get("DEVLAB_SECRETS_PATH", "/run/secrets")),
             data_dir=Path(env.get("DEVLAB_HUB_DATA", "/srv/jupyterhub")),
+            hub_public_url=env.get("DEVLAB_HUB_PUBLIC_URL", "http://127.0.0.1:8000/"),
+            oauth_public_url=env.get("DEVLAB_OAUTH_PUBLIC_URL", "http://127.0.0.1:8090"),
+            oauth_internal_url=env.get("DEVLAB_OAUTH_INTERNAL_URL", "http://oauth:8090"),
         )
 
     def secret(self, name: str) -> str:
         return (self.secrets_dir / name).read_text(encoding="utf-8").strip()
+
+
+MOCK_CLIENT_ID = "devlab-hub"
 
 
 def mock_identity_lookup(config: DevlabConfig) -> Any:
@@ -110,8 +121,8 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
         {"name": "admin", "services": ["devlab-admin"]},
     ]
 
-    c.JupyterHub.authenticator_class = "null"
     c.Authenticator.admin_users = set(config.auth.admin_users)
+    identity_lookup = configure_auth(c, config, hub_env)
 
     c.JupyterHub.spawner_class = DevlabSpawner
     c.DevlabSpawner.image = config.lab.image or hub_env.lab_image
@@ -122,9 +133,60 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.DevlabSpawner.name_template = f"{hub_env.stack}-lab-{{username}}"
     c.DevlabSpawner.stack_name = hub_env.stack
     c.DevlabSpawner.homes_volume = hub_env.homes_volume
-    c.DevlabSpawner.identity_lookup = mock_identity_lookup(config)
+    c.DevlabSpawner.identity_lookup = identity_lookup
     c.DevlabSpawner.docker_workers = config.lab.docker_workers
     c.DevlabSpawner.lab_host_config = LAB_HOST_CONFIG
     c.DevlabSpawner.start_timeout = config.lab.start_timeout
     c.DevlabSpawner.http_timeout = config.lab.start_timeout
     return config
+
+
+def configure_auth(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any:
+    """Set the authenticator for config.auth.provider; returns the spawner's identity lookup."""
+    auth = config.auth
+    if auth.provider == "none":
+        c.JupyterHub.authenticator_class = "null"
+        return mock_identity_lookup(config)
+    if auth.provider == "firstuse":
+        c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"
+        c.FirstUseAuthenticator.create_users = True
+        c.FirstUseAuthenticator.min_password_length = auth.firstuse.min_password_length
+        c.FirstUseAuthenticator.dbm_path = str(hub_env.data_dir / "firstuse-passwords.dbm")
+        c.Authenticator.allow_all = True
+        return firstuse_identity_lookup(config, hub_env.data_dir / "devlab-uids.json")
+
+    c.JupyterHub.authenticator_class = DevlabGitHubOAuthenticator
+    gh = c.DevlabGitHubOAuthenticator
+    gh.client_secret = hub_env.secret("oauth_client_secret")
+    gh.oauth_callback_url = f"{hub_env.hub_public_url.rstrip('/')}/hub/oauth_callback"
+    gh.enable_auth_state = True
+    gh.scope = ["read:user", "user:email", "read:org"]
+    gh.populate_teams_in_auth_state = True
+    if auth.allowed_organizations:
+        gh.allowed_organizations = set(auth.allowed_organizations)
+    else:
+        gh.allow_all = True
+    if auth.provider == "github":
+        assert auth.github is not None  # enforced by AuthConfig
+        gh.client_id = auth.github.client_id
+        gh.github_url = auth.github.url
+        return None  # real GitHub users get their identity from their login only
+    # The browser goes to the mock's published port; the hub reaches it on the network.
+    gh.client_id = MOCK_CLIENT_ID
+    gh.authorize_url = f"{hub_env.oauth_public_url}/login/oauth/authorize"
+    gh.token_url = f"{hub_env.oauth_internal_url}/login/oauth/access_token"
+    gh.userdata_url = f"{hub_env.oauth_internal_url}/user"
+    gh.github_api = hub_env.oauth_internal_url
+    return mock_identity_lookup(config)
+
+
+def firstuse_identity_lookup(config: DevlabConfig, allocations_path: Path) -> Any:
+    """FirstUse users: a uid allocated once from the configured range, and its groups."""
+    firstuse = config.auth.firstuse
+    allocations = UidAllocations(allocations_path, *firstuse.uid_range)
+    groups = tuple(Group(g.name, g.gid) for g in firstuse.groups)
+
+    def lookup(username: str) -> Identity:
+        return Identity(login=username, uid=allocations.uid_for(username), groups=groups)
+
+    return lookup

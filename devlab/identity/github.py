@@ -26,3 +26,10 @@ def identity_from_github(user: Mapping[str, Any], orgs: Iterable[Mapping[str, An
         groups=groups,
         full_name=str(user.get("name") or ""),
     )
+
+
+def identity_from_auth_state(auth_state: Mapping[str, Any] | None) -> Identity | None:
+    """The identity recorded at login by devlab's GitHub authenticator, if there is one."""
+    if not auth_state or "github_user" not in auth_state or "orgs" not in auth_state:
+        return None
+    return identity_from_github(auth_state["github_user"], auth_state["orgs"])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from devlab.identity.policy import check_system_id
+from devlab.identity.policy import IdentityError, check_system_id
+
+# Names that are safe in passwd/group files and paths: no colon, slash or whitespace.
+UNIX_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,14 @@ class Identity:
     full_name: str = ""
 
     def __post_init__(self) -> None:
+        if not UNIX_NAME.match(self.login):
+            raise IdentityError(
+                f"{self.login!r} cannot be a Unix user name (letters, digits, '.', '_', '-')"
+            )
         check_system_id(self.uid, f"uid of {self.login!r}")
         for group in self.groups:
+            if not UNIX_NAME.match(group.name):
+                raise IdentityError(f"{group.name!r} cannot be a Unix group name")
             check_system_id(group.gid, f"gid of group {group.name!r}")
             if group.gid == self.uid:
                 raise ValueError(

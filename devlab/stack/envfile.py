@@ -14,9 +14,16 @@ from devlab.stack.settings import StackSettings
 
 
 def compose_env(
-    settings: StackSettings, *, hub_image: str, lab_image: str, ca_bundle: Path
+    settings: StackSettings,
+    *,
+    hub_image: str,
+    lab_image: str,
+    ca_bundle: Path,
+    profiles: tuple[str, ...] = (),
 ) -> dict[str, str]:
     return {
+        # Optional services (the mock GitHub provider) run only in their profile.
+        "COMPOSE_PROFILES": ",".join(profiles),
         "DEVLAB_STACK": settings.name,
         "DEVLAB_VERSION": devlab.__version__,
         "DEVLAB_BASE_IMAGE": settings.base_image,
@@ -24,6 +31,9 @@ def compose_env(
         "DEVLAB_LAB_IMAGE": lab_image,
         "DEVLAB_BIND": settings.bind,
         "DEVLAB_HTTP_PORT": str(settings.http_port),
+        "DEVLAB_OAUTH_PORT": str(settings.oauth_port),
+        "DEVLAB_HUB_PUBLIC_URL": settings.hub_url,
+        "DEVLAB_OAUTH_PUBLIC_URL": settings.oauth_url,
         "DEVLAB_CONFIG": str(settings.config_path),
         "DEVLAB_SECRETS_DIR": str(settings.secrets_dir),
         "DEVLAB_CA_BUNDLE": str(ca_bundle),

@@ -12,11 +12,14 @@ from devlab.stack import engine
 from devlab.stack.compose import ComposeError, check_compose, run_compose
 from devlab.stack.envfile import compose_env, read_env_file, write_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
-from devlab.stack.secrets import ensure_secrets, read_secret
+from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
 from devlab.stack.settings import StackSettings
 
+# Compose starts every service of the active profiles (COMPOSE_PROFILES in compose.env).
 RUNTIME_SERVICES = ("proxy", "hub")
-UP_TIMEOUT = 180  # seconds for every service to report healthy
+UP_TIMEOUT = 180
+# `down` must reach services of every profile, including ones no longer active.
+ALL_PROFILES = ("--profile", "*")  # seconds for every service to report healthy
 Say = Callable[[str], None]
 
 
@@ -33,14 +36,19 @@ class UpResult:
 
 def _prepare(settings: StackSettings) -> tuple[dict[str, str], list[str]]:
     """Validate config, generate secrets, compute image tags and write compose.env."""
-    load_config(settings.config_path)  # raises ConfigError naming file and line
+    config = load_config(settings.config_path)  # raises ConfigError naming file and line
     created = ensure_secrets(settings.secrets_dir)
+    if config.auth.github is not None and config.auth.provider == "github":
+        install_secret(
+            settings.secrets_dir, "oauth_client_secret", Path(config.auth.github.client_secret_file)
+        )
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
     values = compose_env(
         settings,
         hub_image=image_tag(BUILT_IMAGES[0], settings.project_dir, settings.base_image),
         lab_image=image_tag(BUILT_IMAGES[1], settings.project_dir, settings.base_image),
         ca_bundle=ca,
+        profiles=("mock-github",) if config.auth.provider == "github-mock" else (),
     )
     write_env_file(settings.env_file, values)
     return values, created
@@ -78,19 +86,40 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
     check_compose()
     values, created = _prepare(settings)
     built = build_missing(settings, values, say)
+    _remove_inactive_services(settings)
     result = run_compose(
         settings,
-        ["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), *RUNTIME_SERVICES],
+        ["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), "--remove-orphans"],
         capture=True,
     )
     if result.returncode != 0:
         detail = _failure_detail(settings)
-        run_compose(settings, ["down", "--remove-orphans"], capture=True)
+        run_compose(settings, [*ALL_PROFILES, "down", "--remove-orphans"], capture=True)
         raise StackError(
             f"the stack did not become healthy; it was stopped again.\n{result.stderr.strip()}"
             f"\n{detail}\nFix the cause above and run `devlab up` again."
         )
     return UpResult(hub_url=settings.hub_url, built=built, created_secrets=created)
+
+
+def _services(settings: StackSettings, *profile_args: str) -> set[str]:
+    result = run_compose(settings, [*profile_args, "config", "--services"], capture=True)
+    if result.returncode != 0:
+        raise ComposeError(f"docker compose config failed:\n{result.stderr.strip()}")
+    return set(result.stdout.split())
+
+
+def _remove_inactive_services(settings: StackSettings) -> None:
+    """Stop services whose profile is no longer active (e.g. the mock after a provider change).
+
+    Compose ignores containers of inactive profiles, so without this they would keep
+    running and hold the stack's network after `down`.
+    """
+    inactive = _services(settings, *ALL_PROFILES) - _services(settings)
+    if inactive:
+        run_compose(
+            settings, [*ALL_PROFILES, "rm", "--stop", "--force", *sorted(inactive)], capture=True
+        )
 
 
 def _failure_detail(settings: StackSettings) -> str:
@@ -115,6 +144,7 @@ def as_brought_up(settings: StackSettings) -> StackSettings:
     return replace(
         settings,
         http_port=int(values.get("DEVLAB_HTTP_PORT", settings.http_port)),
+        oauth_port=int(values.get("DEVLAB_OAUTH_PORT", settings.oauth_port)),
         bind=values.get("DEVLAB_BIND", settings.bind),
     )
 
@@ -137,7 +167,7 @@ def down(settings: StackSettings, *, volumes: bool = False, say: Say = print) ->
     removed = engine.remove_labs(client, settings.name)
     if removed:
         say(f"Stopped {removed} lab(s)")
-    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    args = [*ALL_PROFILES, "down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     result = run_compose(settings, args, capture=True)
     if result.returncode != 0:
         raise ComposeError(f"docker compose down failed:\n{result.stderr.strip()}")
@@ -166,6 +196,9 @@ def status(settings: StackSettings) -> dict:
     return {
         "stack": settings.name,
         "hub_url": settings.hub_url,
+        "oauth_url": settings.oauth_url
+        if "mock-github" in values.get("COMPOSE_PROFILES", "")
+        else None,
         "state_dir": str(settings.state_dir),
         "hub_image": values.get("DEVLAB_HUB_IMAGE"),
         "lab_image": values.get("DEVLAB_LAB_IMAGE"),

@@ -35,3 +35,24 @@ def ensure_secrets(directory: Path) -> list[str]:
 
 def read_secret(directory: Path, name: str) -> str:
     return (directory / name).read_text(encoding="utf-8").strip()
+
+
+class SecretError(ValueError):
+    """A secret the user provides cannot be used; the message says which and why."""
+
+
+def install_secret(directory: Path, name: str, source: Path) -> None:
+    """Copy a secret the user provides (e.g. a GitHub client secret) into the state dir."""
+    try:
+        value = source.expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SecretError(
+            f"cannot read the secret file {source} ({exc.strerror}): check "
+            "auth.github.client_secret_file in config/devlab.yaml"
+        ) from exc
+    if not value:
+        raise SecretError(f"the secret file {source} is empty: put the client secret in it")
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")

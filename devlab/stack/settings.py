@@ -13,6 +13,7 @@ import devlab
 DEFAULT_STACK = "devlab"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_HTTP_PORT = 8000
+DEFAULT_OAUTH_PORT = 8090
 DEFAULT_BIND = "127.0.0.1"
 # Compose project names: lower-case letters, digits, dashes and underscores.
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -29,6 +30,7 @@ class StackSettings:
     config_path: Path
     state_dir: Path
     http_port: int
+    oauth_port: int
     bind: str
     base_image: str
     ca_bundle: Path | None
@@ -46,9 +48,17 @@ class StackSettings:
         return self.state_dir / "secrets"
 
     @property
+    def _host(self) -> str:
+        return "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
+
+    @property
     def hub_url(self) -> str:
-        host = "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
-        return f"http://{host}:{self.http_port}/"
+        return f"http://{self._host}:{self.http_port}/"
+
+    @property
+    def oauth_url(self) -> str:
+        """Where a browser reaches the mock GitHub provider."""
+        return f"http://{self._host}:{self.oauth_port}"
 
     @property
     def network(self) -> str:
@@ -78,6 +88,7 @@ def resolve_settings(
     stack: str | None = None,
     config: str | None = None,
     port: int | None = None,
+    oauth_port: int | None = None,
     bind: str | None = None,
     project_dir: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -110,13 +121,10 @@ def resolve_settings(
         )
 
     config_path = Path(config or env.get("DEVLAB_CONFIG") or root / "config" / "devlab.yaml")
-    raw_port = port if port is not None else env.get("DEVLAB_HTTP_PORT", DEFAULT_HTTP_PORT)
-    try:
-        http_port = int(raw_port)
-    except ValueError:
-        raise SettingsError(f"port {raw_port!r} is not a number (--port N)") from None
-    if not 1 <= http_port <= 65535:
-        raise SettingsError(f"port {http_port} is out of range 1-65535 (--port N)")
+    http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), DEFAULT_HTTP_PORT, "--port")
+    oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), DEFAULT_OAUTH_PORT, "--oauth-port")
+    if oauth == http_port:
+        raise SettingsError(f"the hub and the mock OAuth provider cannot share port {oauth}")
 
     ca = env.get("DEVLAB_CA_BUNDLE")
     ca_bundle = Path(ca).resolve() if ca else None
@@ -131,7 +139,19 @@ def resolve_settings(
         config_path=config_path.resolve(),
         state_dir=(default_state_root(env) / name).resolve(),
         http_port=http_port,
+        oauth_port=oauth,
         bind=bind or env.get("DEVLAB_BIND") or DEFAULT_BIND,
         base_image=env.get("DEVLAB_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
         ca_bundle=ca_bundle,
     )
+
+
+def _port(option: int | None, from_env: str | None, default: int, flag: str) -> int:
+    raw = option if option is not None else (from_env or default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"port {raw!r} is not a number ({flag} N)") from None
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"port {value} is out of range 1-65535 ({flag} N)")
+    return value

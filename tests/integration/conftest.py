@@ -37,6 +37,7 @@ def free_port() -> int:
 class Stack:
     name: str
     port: int
+    oauth_port: int
     env: dict[str, str]
 
     def cli(
@@ -76,8 +77,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **os.environ,
         "DEVLAB_STATE_DIR": str(tmp_path_factory.mktemp("state")),
         "DEVLAB_HTTP_PORT": str(free_port()),
+        "DEVLAB_OAUTH_PORT": str(free_port()),
     }
-    stack = Stack(name=name, port=int(env["DEVLAB_HTTP_PORT"]), env=env)
+    stack = Stack(
+        name=name,
+        port=int(env["DEVLAB_HTTP_PORT"]),
+        oauth_port=int(env["DEVLAB_OAUTH_PORT"]),
+        env=env,
+    )
     stack.cli("up", "--port", str(stack.port))
     try:
         yield stack

@@ -76,3 +76,73 @@ def test_docker_calls_are_not_serialised_on_one_thread():
     spawner = DevlabSpawner(docker_workers=6)
     assert spawner.executor._max_workers == 6
     assert DevlabSpawner().executor is spawner.executor  # one pool for all users
+
+
+def with_auth(tmp_path, hub_env, **auth):
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config["auth"].update(auth)
+    path = tmp_path / "devlab.yaml"
+    path.write_text(yaml.safe_dump(config))
+    c = Config()
+    configure(c, {**hub_env, "DEVLAB_CONFIG_PATH": str(path)})
+    return c
+
+
+def test_mock_github_uses_the_real_authenticator_with_split_urls(hub_env):
+    from devlab.hub.authenticators import DevlabGitHubOAuthenticator
+
+    c = Config()
+    configure(
+        c,
+        {
+            **hub_env,
+            "DEVLAB_HUB_PUBLIC_URL": "http://127.0.0.1:18000/",
+            "DEVLAB_OAUTH_PUBLIC_URL": "http://127.0.0.1:18090",
+        },
+    )
+    assert c.JupyterHub.authenticator_class is DevlabGitHubOAuthenticator
+    gh = c.DevlabGitHubOAuthenticator
+    assert gh.authorize_url == "http://127.0.0.1:18090/login/oauth/authorize"
+    assert gh.token_url == "http://oauth:8090/login/oauth/access_token"
+    assert gh.userdata_url == "http://oauth:8090/user"
+    assert gh.oauth_callback_url == "http://127.0.0.1:18000/hub/oauth_callback"
+    assert gh.enable_auth_state is True
+    assert gh.allow_all is True
+    assert "read:org" in gh.scope
+
+
+def test_allowed_organizations_replace_allow_all(tmp_path, hub_env):
+    c = with_auth(tmp_path, hub_env, allowed_organizations=["devlab-devs"])
+    gh = c.DevlabGitHubOAuthenticator
+    assert gh.allowed_organizations == {"devlab-devs"}
+    assert "allow_all" not in gh
+
+
+def test_real_github_talks_to_github_and_invents_no_identity(tmp_path, hub_env):
+    secret = tmp_path / "gh-secret"
+    secret.write_text("s3cret\n")
+    c = with_auth(
+        tmp_path,
+        hub_env,
+        provider="github",
+        github={"client_id": "Iv1.abc", "client_secret_file": str(secret)},
+    )
+    gh = c.DevlabGitHubOAuthenticator
+    assert gh.client_id == "Iv1.abc"
+    assert gh.github_url == "https://github.com"
+    assert "authorize_url" not in gh  # GitHubOAuthenticator derives github.com's URLs
+    assert c.DevlabSpawner.identity_lookup is None
+
+
+def test_firstuse_allocates_once_and_remembers(tmp_path, hub_env):
+    c = with_auth(tmp_path, hub_env, provider="firstuse", firstuse={"min_password_length": 12})
+    assert c.JupyterHub.authenticator_class == "firstuseauthenticator.FirstUseAuthenticator"
+    assert c.FirstUseAuthenticator.min_password_length == 12
+    lookup = c.DevlabSpawner.identity_lookup
+    dave = lookup("dave")
+    assert (dave.uid, dave.groups[0].name) == (4000000, "workshop")
+    assert lookup("erin").uid == 4000001
+    again = with_auth(tmp_path, hub_env, provider="firstuse").DevlabSpawner.identity_lookup
+    assert again("dave").uid == 4000000

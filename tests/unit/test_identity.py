@@ -36,3 +36,8 @@ def test_org_gid_cannot_be_the_private_group():
 
 def test_smallest_usable_id_is_accepted():
     assert Identity(login="a", uid=1000).uid == 1000
+
+
+def test_usernames_that_break_passwd_files_are_refused():
+    with pytest.raises(IdentityError, match="Unix user name"):
+        Identity(login="a:b", uid=7000001)

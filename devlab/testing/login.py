@@ -1,0 +1,89 @@
+"""Logging in to a devlab hub over plain HTTP, the way a browser does, for tests and benches."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+
+class LoginError(RuntimeError):
+    """The login was refused or went somewhere unexpected; the message shows where."""
+
+
+def _with_query(url: str, **extra: str) -> str:
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query), *extra.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def github_mock_login(hub_url: str, login: str, timeout: float = 30) -> requests.Session:
+    """The full OAuth redirect flow (state and PKCE included) as mock GitHub user `login`.
+
+    Returns a session holding the hub's login cookie. The mock provider's `login=` query
+    parameter stands in for clicking the user on its page.
+    """
+    session = requests.Session()
+    hub = hub_url.rstrip("/")
+    start = session.get(f"{hub}/hub/oauth_login", allow_redirects=False, timeout=timeout)
+    if start.status_code != 302:
+        raise LoginError(f"/hub/oauth_login answered {start.status_code}, not a redirect")
+    authorize = start.headers["Location"]
+    approved = session.get(
+        _with_query(authorize, login=login), allow_redirects=False, timeout=timeout
+    )
+    if approved.status_code != 302:
+        raise LoginError(
+            f"the provider refused {login}: {approved.status_code} {approved.text[:300]}"
+        )
+    callback = session.get(approved.headers["Location"], allow_redirects=False, timeout=timeout)
+    if callback.status_code != 302:
+        raise LoginError(
+            f"the hub refused {login}: {callback.status_code} {_page_message(callback.text)}"
+        )
+    return session
+
+
+def firstuse_login(
+    hub_url: str, username: str, password: str, timeout: float = 30
+) -> requests.Session:
+    """Log in through the hub's own login form (FirstUse sets the password the first time)."""
+    session = requests.Session()
+    hub = hub_url.rstrip("/")
+    page = session.get(f"{hub}/hub/login", timeout=timeout)
+    match = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
+    data = {"username": username, "password": password}
+    if match:
+        data["_xsrf"] = match.group(1)
+    reply = session.post(f"{hub}/hub/login", data=data, allow_redirects=False, timeout=timeout)
+    if reply.status_code != 302:
+        raise LoginError(
+            f"the hub refused {username}: {reply.status_code} {_page_message(reply.text)}"
+        )
+    return session
+
+
+def open_lab(session: requests.Session, hub_url: str, username: str, timeout: float = 120) -> None:
+    """Start the user's default server as a browser would, and wait until the lab answers."""
+    hub = hub_url.rstrip("/")
+    session.get(f"{hub}/hub/spawn/{username}", timeout=timeout)
+    lab = f"{hub}/user/{username}/lab"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # Until the lab is up the hub answers with its pending page; once up, the lab's
+        # own OAuth handshake with the hub sets the lab cookie on the way to /lab.
+        reply = session.get(lab, timeout=timeout)
+        if reply.status_code == 200 and reply.url.split("?")[0] == lab:
+            status = session.get(f"{hub}/user/{username}/api/status", timeout=timeout)
+            if status.status_code == 200:
+                return
+        time.sleep(0.5)
+    raise LoginError(f"{username}'s lab did not answer within {timeout:.0f} s")
+
+
+def _page_message(html: str) -> str:
+    """The error text of a JupyterHub page, without its markup."""
+    text = re.sub(r"<[^>]+>", " ", html)
+    return " ".join(text.split())[:400]

@@ -1,0 +1,296 @@
+"""The mock provider's OAuth rules, without HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devlab.config import load_config
+from devlab.oauth_mock.store import (
+    MockGitHubStore,
+    OAuthError,
+    RegisteredClient,
+    paginate,
+    parse_page_args,
+    parse_scopes,
+    pkce_s256,
+    verify_pkce,
+)
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "devlab.yaml"
+REDIRECT = "http://127.0.0.1:8000/hub/oauth_callback"
+CLIENT = RegisteredClient("devlab-hub", "s3cret", REDIRECT)
+# RFC 7636 appendix B.
+RFC_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+RFC_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(clock: Clock) -> MockGitHubStore:
+    return MockGitHubStore(load_config(CONFIG).mock_github, CLIENT, clock=clock)
+
+
+def authorize(store: MockGitHubStore, login: str = "alice", **extra: str) -> str:
+    params = {"client_id": "devlab-hub", "redirect_uri": REDIRECT, "state": "st", **extra}
+    return store.approve(store.validate_authorization(**params), login)
+
+
+def exchange(store: MockGitHubStore, code: str, **overrides: str | None):
+    params: dict[str, str | None] = {
+        "code": code,
+        "client_id": "devlab-hub",
+        "client_secret": "s3cret",
+        "redirect_uri": REDIRECT,
+        "grant_type": "authorization_code",
+        **overrides,
+    }
+    return store.exchange_code(**params)
+
+
+def refused(error: str, call, *args, **kwargs) -> OAuthError:
+    with pytest.raises(OAuthError) as caught:
+        call(*args, **kwargs)
+    assert caught.value.error == error, caught.value
+    return caught.value
+
+
+# -- PKCE, scopes, paging ----------------------------------------------------------------
+
+
+def test_s256_matches_rfc_7636_vector():
+    assert pkce_s256(RFC_VERIFIER) == RFC_CHALLENGE
+    assert verify_pkce(RFC_CHALLENGE, "S256", RFC_VERIFIER)
+    assert not verify_pkce(RFC_CHALLENGE, "S256", RFC_VERIFIER[:-1] + "A")
+
+
+def test_plain_pkce_compares_verbatim_and_rejects_malformed_verifiers():
+    assert verify_pkce(RFC_VERIFIER, "plain", RFC_VERIFIER)
+    assert not verify_pkce("short", "plain", "short")
+
+
+def test_scopes_split_on_spaces_and_commas_without_repeats():
+    assert parse_scopes("read:org user:email,read:org") == ("read:org", "user:email")
+    assert parse_scopes(None) == ()
+
+
+@pytest.mark.parametrize(
+    ("page", "per_page", "expected"),
+    [
+        (None, None, (1, 30)),
+        ("2", "5", (2, 5)),
+        ("0", "500", (1, 100)),
+        ("x", "-3", (1, 30)),
+    ],
+)
+def test_page_arguments_fall_back_like_github(page, per_page, expected):
+    assert parse_page_args(page, per_page) == expected
+
+
+def test_paginate_counts_pages():
+    page = paginate(list(range(7)), 2, 3)
+    assert (page.items, page.number, page.last) == ((3, 4, 5), 2, 3)
+    assert paginate([], 1, 30).last == 1
+    assert paginate(list(range(3)), 5, 3).items == ()
+
+
+# -- authorize ---------------------------------------------------------------------------
+
+
+def test_unknown_client_is_refused_without_a_redirect(store):
+    error = refused(
+        "invalid_client", store.validate_authorization, client_id="other", redirect_uri=REDIRECT
+    )
+    assert error.redirect_uri is None
+    assert error.http_status == 401
+
+
+def test_missing_client_id_is_refused(store):
+    refused("invalid_request", store.validate_authorization, client_id=None, redirect_uri=REDIRECT)
+
+
+def test_unregistered_redirect_uri_is_refused_without_a_redirect(store):
+    error = refused(
+        "invalid_request",
+        store.validate_authorization,
+        client_id="devlab-hub",
+        redirect_uri="http://evil.example/cb",
+    )
+    assert error.redirect_uri is None
+    assert "evil.example" in error.description
+
+
+def test_missing_redirect_uri_means_the_registered_one(store):
+    request = store.validate_authorization(client_id="devlab-hub", redirect_uri=None)
+    assert request.redirect_uri == REDIRECT
+
+
+def test_errors_after_client_checks_go_back_to_the_client(store):
+    error = refused(
+        "unauthorized_client",
+        store.validate_authorization,
+        client_id="devlab-hub",
+        redirect_uri=REDIRECT,
+        state="st",
+        response_type="token",
+    )
+    assert (error.redirect_uri, error.state) == (REDIRECT, "st")
+
+
+@pytest.mark.parametrize(
+    ("challenge", "method"),
+    [(RFC_CHALLENGE, "S512"), ("too-short", "S256"), (None, "S256")],
+)
+def test_bad_pkce_parameters_are_invalid_requests(store, challenge, method):
+    error = refused(
+        "invalid_request",
+        store.validate_authorization,
+        client_id="devlab-hub",
+        redirect_uri=REDIRECT,
+        code_challenge=challenge,
+        code_challenge_method=method,
+    )
+    assert error.redirect_uri == REDIRECT
+
+
+def test_unknown_user_is_denied_naming_the_configured_users(store):
+    request = store.validate_authorization(client_id="devlab-hub", redirect_uri=REDIRECT)
+    error = refused("access_denied", store.approve, request, "mallory")
+    assert error.redirect_uri is None
+    assert "alice, bob, carol" in error.description
+
+
+def test_logins_match_ignoring_case_and_tokens_carry_the_configured_login(store):
+    token = exchange(store, authorize(store, "ALICE"))
+    assert token.login == "alice"
+
+
+# -- token exchange ----------------------------------------------------------------------
+
+
+def test_code_exchange_with_s256_issues_a_github_style_token(store):
+    code = authorize(
+        store,
+        scope="read:org user:email",
+        code_challenge=RFC_CHALLENGE,
+        code_challenge_method="S256",
+    )
+    token = exchange(store, code, code_verifier=RFC_VERIFIER)
+    assert token.token.startswith("gho_")
+    assert len(token.token) == 40
+    assert token.scope == "read:org,user:email"
+    assert store.resolve_token(token.token) == token
+
+
+def test_plain_challenge_and_no_challenge_both_work(store):
+    code = authorize(store, code_challenge=RFC_VERIFIER, code_challenge_method="plain")
+    assert exchange(store, code, code_verifier=RFC_VERIFIER).login == "alice"
+    assert exchange(store, authorize(store, "bob")).login == "bob"
+
+
+def test_challenge_without_method_is_plain(store):
+    code = authorize(store, code_challenge=RFC_VERIFIER)
+    assert exchange(store, code, code_verifier=RFC_VERIFIER).login == "alice"
+
+
+def test_unknown_client_id_is_invalid_client(store):
+    refused("invalid_client", exchange, store, authorize(store), client_id="other")
+    refused("invalid_client", exchange, store, authorize(store), client_id=None)
+
+
+def test_wrong_secret_is_invalid_client_and_does_not_spend_the_code(store):
+    code = authorize(store)
+    refused("invalid_client", exchange, store, code, client_secret="guess")
+    refused("invalid_client", exchange, store, code, client_secret=None)
+    assert exchange(store, code).login == "alice"
+
+
+def test_wrong_redirect_uri_is_invalid_grant(store):
+    refused("invalid_grant", exchange, store, authorize(store), redirect_uri="http://x/cb")
+
+
+def test_missing_code_is_invalid_request(store):
+    refused("invalid_request", exchange, store, None)
+
+
+def test_unknown_code_is_invalid_grant(store):
+    refused("invalid_grant", exchange, store, "0123456789abcdef0123")
+
+
+def test_codes_expire_after_60_seconds(store, clock):
+    code = authorize(store)
+    clock.now += 59
+    assert exchange(store, code).login == "alice"
+    late = authorize(store)
+    clock.now += 60
+    refused("invalid_grant", exchange, store, late)
+
+
+def test_reused_code_fails_and_revokes_its_token(store):
+    code = authorize(store)
+    token = exchange(store, code)
+    error = refused("invalid_grant", exchange, store, code)
+    assert "already been used" in error.description
+    assert store.resolve_token(token.token) is None
+
+
+def test_a_failed_exchange_spends_the_code(store):
+    code = authorize(store, code_challenge=RFC_CHALLENGE, code_challenge_method="S256")
+    refused("invalid_grant", exchange, store, code, code_verifier="x" * 43)
+    refused("invalid_grant", exchange, store, code, code_verifier=RFC_VERIFIER)
+
+
+def test_missing_verifier_for_a_challenge_is_refused(store):
+    code = authorize(store, code_challenge=RFC_CHALLENGE, code_challenge_method="S256")
+    refused("invalid_request", exchange, store, code)
+
+
+def test_mismatching_verifier_is_invalid_grant(store):
+    code = authorize(store, code_challenge=RFC_CHALLENGE, code_challenge_method="S256")
+    refused("invalid_grant", exchange, store, code, code_verifier="y" * 43)
+
+
+def test_verifier_without_a_challenge_is_a_downgrade(store):
+    refused("invalid_grant", exchange, store, authorize(store), code_verifier=RFC_VERIFIER)
+
+
+def test_only_the_authorization_code_grant_is_supported(store):
+    refused("unsupported_grant_type", exchange, store, authorize(store), grant_type="password")
+    assert exchange(store, authorize(store), grant_type=None).login == "alice"
+
+
+# -- identities --------------------------------------------------------------------------
+
+
+def test_unknown_tokens_resolve_to_nothing(store):
+    assert store.resolve_token("gho_nope") is None
+
+
+def test_orgs_teams_and_membership(store):
+    assert [o.login for o in store.orgs_of("alice")] == ["devlab-devs", "rubin-sci"]
+    assert store.orgs_of("carol") == []
+    assert store.orgs_of("nobody") == []
+    assert [t.slug for t in store.teams_of("Alice")] == ["pipelines"]
+    assert store.teams_of("bob") == []
+    rubin = store.org("RUBIN-SCI")
+    assert rubin is not None
+    assert store.is_org_member(rubin, "bob")
+    assert not store.is_org_member(rubin, "carol")
+    team = store.team("rubin-sci", "Pipelines")
+    assert team is not None
+    assert store.is_team_member(team, "alice")
+    assert not store.is_team_member(team, "bob")
+    assert store.team("rubin-sci", "nope") is None
