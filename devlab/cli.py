@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from devlab import __version__
 from devlab.config import ConfigError
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--oauth-port", type=int, help="mock GitHub port on the host [DEVLAB_OAUTH_PORT, 8090]"
     )
+    up.add_argument("--nfs-port", type=int, help="NFS port on the host [DEVLAB_NFS_PORT, 12049]")
     up.add_argument("--bind", help="host address to publish on [127.0.0.1]")
 
     down = sub.add_parser("down", parents=[common], help="stop the stack and every lab")
@@ -55,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object")
 
     sub.add_parser("token", parents=[common], help="print an admin-scoped hub API token")
+
+    export = sub.add_parser(
+        "export-homes", parents=[common], help="write homes to a .tar.gz (owners and modes kept)"
+    )
+    export.add_argument("out", help="the archive to write, e.g. homes.tar.gz")
+    export.add_argument("--user", help="only this user's home")
     return parser
 
 
@@ -65,6 +73,7 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         config=getattr(args, "config", None),
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
+        nfs_port=getattr(args, "nfs_port", None),
         bind=getattr(args, "bind", None),
     )
     return settings if args.command == "up" else lifecycle.as_brought_up(settings)
@@ -81,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "up":
         result = lifecycle.up(settings)
         print(f"devlab stack {settings.name!r} is up: {result.hub_url}")
+        print(f"Storage: {result.storage_mode} ({result.storage_reason})")
         print("Admin API token: `devlab token`. Stop with `devlab down`.")
     elif args.command == "down":
         if (
@@ -107,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  lab {lab['user']:<6} {lab['state']}")
     elif args.command == "token":
         print(lifecycle.admin_token(settings))
+    elif args.command == "export-homes":
+        out = lifecycle.export_homes(settings, Path(args.out), user=args.user)
+        print(f"Wrote {out} ({out.stat().st_size} bytes)")
     return 0
 
 

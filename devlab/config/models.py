@@ -209,9 +209,23 @@ class LabConfig(_Strict):
     )
 
 
+class StorageConfig(_Strict):
+    """Where homes and project space come from."""
+
+    mode: Literal["auto", "nfs", "volume"] = Field(
+        default="auto",
+        description=(
+            "nfs: labs mount /home and /project over NFS from the nfs service (production's "
+            "shape); volume: labs mount the same volumes directly; auto: nfs when the "
+            "engine's kernel has an NFS client."
+        ),
+    )
+
+
 class DevlabConfig(_Strict):
     """The whole platform configuration."""
 
     auth: AuthConfig = AuthConfig()
     mock_github: MockGitHub = MockGitHub()
     lab: LabConfig = LabConfig()
+    storage: StorageConfig = StorageConfig()

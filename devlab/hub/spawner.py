@@ -20,6 +20,8 @@ from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
 from devlab.storage import OwnershipConflict, apply_plan, plan_for
+from devlab.storage.engine import ensure_nfs_volume
+from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 
 LABEL_USER = "devlab.user"
 LABEL_STACK = "devlab.stack"
@@ -35,13 +37,21 @@ class DevlabSpawner(DockerSpawner):
     stack_name = Unicode(
         "devlab", config=True, help="Compose project name; every lab is labelled with it."
     )
-    homes_volume = Unicode(
-        config=True, help="Docker volume holding /home; the hub mounts it at `homes_root`."
-    )
-    homes_root = Unicode(
-        "/srv/devlab/homes",
+    storage_mode = Unicode(
+        "volume",
         config=True,
-        help="Where the hub sees the homes volume, to create a home before the first start.",
+        help="nfs: labs mount /home and /project over NFS; volume: the volumes directly.",
+    )
+    nfs_address = Unicode(
+        "127.0.0.1",
+        config=True,
+        help="Where the engine (not the hub) reaches the nfs service, for NFS-mode volumes.",
+    )
+    nfs_port = Integer(12049, config=True, help="The nfs service's published port.")
+    storage_roots = Dict(
+        {"homes": "/srv/devlab/homes", "project": "/srv/devlab/project"},
+        config=True,
+        help="Where the hub sees each storage volume, to provision before the first start.",
     )
     identity_lookup = CallableTrait(
         config=True,
@@ -131,20 +141,26 @@ class DevlabSpawner(DockerSpawner):
             return extracted.read().decode() if extracted else ""
 
     async def _provision(self, identity: Identity) -> None:
-        roots = {"homes": Path(self.homes_root)}
+        roots = {name: Path(path) for name, path in self.storage_roots.items()}
         try:
             created = await self._in_executor(apply_plan, plan_for(identity), roots)
         except OwnershipConflict as exc:
             raise web.HTTPError(409, str(exc)) from exc
         for path in created:
             self.log.info("Provisioned %s for %s", path, identity.username)
+        if self.storage_mode == "nfs":
+            for root, export in EXPORTS.items():
+                name = volume_name(self.stack_name, root, "nfs")
+                await self._in_executor(
+                    ensure_nfs_volume, self.client, name, self.nfs_address, self.nfs_port, export
+                )
 
     async def _in_executor(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.wrap_future(self.executor.submit(func, *args))
 
     def _configure_for(self, identity: Identity) -> None:
         """Set this spawner's container settings from the identity (one spawner per server)."""
-        self.volumes = {self.homes_volume: "/home"} if self.homes_volume else {}
+        self.volumes = lab_volumes(self.stack_name, self.storage_mode)
         self.notebook_dir = identity.home
         self.extra_create_kwargs = {
             "user": f"{identity.uid}:{identity.gid}",

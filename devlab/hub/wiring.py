@@ -35,7 +35,8 @@ class HubEnvironment:
     stack: str
     network: str
     lab_image: str
-    homes_volume: str
+    storage_mode: str
+    nfs_port: int
     proxy_api_url: str
     hub_connect_url: str
     config_path: Path
@@ -60,7 +61,8 @@ class HubEnvironment:
             stack=need("DEVLAB_STACK"),
             network=need("DEVLAB_NETWORK"),
             lab_image=need("DEVLAB_LAB_IMAGE"),
-            homes_volume=need("DEVLAB_HOMES_VOLUME"),
+            storage_mode=env.get("DEVLAB_STORAGE_MODE", "volume"),
+            nfs_port=int(env.get("DEVLAB_NFS_PORT", "12049")),
             proxy_api_url=env.get("DEVLAB_PROXY_API_URL", "http://proxy:8001"),
             hub_connect_url=env.get("DEVLAB_HUB_CONNECT_URL", "http://hub:8081"),
             config_path=Path(env.get("DEVLAB_CONFIG_PATH", "/etc/devlab/devlab.yaml")),
@@ -132,7 +134,8 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.DevlabSpawner.remove = True
     c.DevlabSpawner.name_template = f"{hub_env.stack}-lab-{{username}}"
     c.DevlabSpawner.stack_name = hub_env.stack
-    c.DevlabSpawner.homes_volume = hub_env.homes_volume
+    c.DevlabSpawner.storage_mode = hub_env.storage_mode
+    c.DevlabSpawner.nfs_port = hub_env.nfs_port
     c.DevlabSpawner.identity_lookup = identity_lookup
     c.DevlabSpawner.docker_workers = config.lab.docker_workers
     c.DevlabSpawner.lab_host_config = LAB_HOST_CONFIG

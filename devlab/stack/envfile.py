@@ -20,6 +20,7 @@ def compose_env(
     lab_image: str,
     ca_bundle: Path,
     profiles: tuple[str, ...] = (),
+    storage_mode: str = "volume",
 ) -> dict[str, str]:
     return {
         # Optional services (the mock GitHub provider) run only in their profile.
@@ -32,6 +33,8 @@ def compose_env(
         "DEVLAB_BIND": settings.bind,
         "DEVLAB_HTTP_PORT": str(settings.http_port),
         "DEVLAB_OAUTH_PORT": str(settings.oauth_port),
+        "DEVLAB_NFS_PORT": str(settings.nfs_port),
+        "DEVLAB_STORAGE_MODE": storage_mode,
         "DEVLAB_HUB_PUBLIC_URL": settings.hub_url,
         "DEVLAB_OAUTH_PUBLIC_URL": settings.oauth_url,
         "DEVLAB_CONFIG": str(settings.config_path),

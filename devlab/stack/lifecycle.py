@@ -7,13 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from devlab.config import load_config
+from docker.errors import NotFound
+
+from devlab.config import DevlabConfig, load_config
 from devlab.stack import engine
 from devlab.stack.compose import ComposeError, check_compose, run_compose
 from devlab.stack.envfile import compose_env, read_env_file, write_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
 from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
 from devlab.stack.settings import StackSettings
+from devlab.storage import engine as storage_engine
 
 # Compose starts every service of the active profiles (COMPOSE_PROFILES in compose.env).
 RUNTIME_SERVICES = ("proxy", "hub")
@@ -30,13 +33,14 @@ class StackError(RuntimeError):
 @dataclass
 class UpResult:
     hub_url: str
+    storage_mode: str
+    storage_reason: str
     built: list[str] = field(default_factory=list)
     created_secrets: list[str] = field(default_factory=list)
 
 
-def _prepare(settings: StackSettings) -> tuple[dict[str, str], list[str]]:
-    """Validate config, generate secrets, compute image tags and write compose.env."""
-    config = load_config(settings.config_path)  # raises ConfigError naming file and line
+def _prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, str], list[str]]:
+    """Generate secrets, compute image tags and write compose.env."""
     created = ensure_secrets(settings.secrets_dir)
     if config.auth.github is not None and config.auth.provider == "github":
         install_secret(
@@ -82,10 +86,20 @@ def build_missing(settings: StackSettings, values: dict[str, str], say: Say) -> 
     return [wanted[s] for s in missing]
 
 
+def _storage_mode(settings: StackSettings, config: DevlabConfig, hub_image: str) -> tuple[str, str]:
+    if config.storage.mode != "auto":
+        return config.storage.mode, "set by storage.mode in the config"
+    return storage_engine.detect_mode(engine.connect(), hub_image)
+
+
 def up(settings: StackSettings, say: Say = print) -> UpResult:
     check_compose()
-    values, created = _prepare(settings)
+    config = load_config(settings.config_path)  # raises ConfigError naming file and line
+    values, created = _prepare(settings, config)
     built = build_missing(settings, values, say)
+    mode, reason = _storage_mode(settings, config, values["DEVLAB_HUB_IMAGE"])
+    values["DEVLAB_STORAGE_MODE"] = mode
+    write_env_file(settings.env_file, values)
     _remove_inactive_services(settings)
     result = run_compose(
         settings,
@@ -99,7 +113,13 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
             f"the stack did not become healthy; it was stopped again.\n{result.stderr.strip()}"
             f"\n{detail}\nFix the cause above and run `devlab up` again."
         )
-    return UpResult(hub_url=settings.hub_url, built=built, created_secrets=created)
+    return UpResult(
+        hub_url=settings.hub_url,
+        storage_mode=mode,
+        storage_reason=reason,
+        built=built,
+        created_secrets=created,
+    )
 
 
 def _services(settings: StackSettings, *profile_args: str) -> set[str]:
@@ -145,6 +165,7 @@ def as_brought_up(settings: StackSettings) -> StackSettings:
         settings,
         http_port=int(values.get("DEVLAB_HTTP_PORT", settings.http_port)),
         oauth_port=int(values.get("DEVLAB_OAUTH_PORT", settings.oauth_port)),
+        nfs_port=int(values.get("DEVLAB_NFS_PORT", settings.nfs_port)),
         bind=values.get("DEVLAB_BIND", settings.bind),
     )
 
@@ -199,6 +220,8 @@ def status(settings: StackSettings) -> dict:
         "oauth_url": settings.oauth_url
         if "mock-github" in values.get("COMPOSE_PROFILES", "")
         else None,
+        "storage_mode": values.get("DEVLAB_STORAGE_MODE"),
+        "nfs_url": settings.nfs_url if "nfs" in services else None,
         "state_dir": str(settings.state_dir),
         "hub_image": values.get("DEVLAB_HUB_IMAGE"),
         "lab_image": values.get("DEVLAB_LAB_IMAGE"),
@@ -214,3 +237,25 @@ def admin_token(settings: StackSettings) -> str:
 
 def status_json(settings: StackSettings) -> str:
     return json.dumps(status(settings), indent=2)
+
+
+def export_homes(settings: StackSettings, out: Path, user: str | None = None) -> Path:
+    """Write homes (or one user's) to a .tar.gz with numeric owners and modes kept."""
+    values = require_env(settings)
+    client = engine.connect()
+    volume = f"{settings.name}_homes"
+    if user is not None and ("/" in user or user in ("", ".", "..")):
+        raise StackError(f"{user!r} is not a user name (--user NAME)")
+    try:
+        client.volumes.get(volume)
+    except NotFound:
+        raise StackError(
+            f"stack {settings.name!r} has no homes volume: nothing to export"
+        ) from None
+    try:
+        storage_engine.export_tree(
+            client, volume, user or ".", values["DEVLAB_HUB_IMAGE"], out.resolve()
+        )
+    except NotFound:
+        raise StackError(f"{user!r} has no home in stack {settings.name!r}") from None
+    return out

@@ -14,6 +14,7 @@ DEFAULT_STACK = "devlab"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_OAUTH_PORT = 8090
+DEFAULT_NFS_PORT = 12049
 DEFAULT_BIND = "127.0.0.1"
 # Compose project names: lower-case letters, digits, dashes and underscores.
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -31,6 +32,7 @@ class StackSettings:
     state_dir: Path
     http_port: int
     oauth_port: int
+    nfs_port: int
     bind: str
     base_image: str
     ca_bundle: Path | None
@@ -61,6 +63,10 @@ class StackSettings:
         return f"http://{self._host}:{self.oauth_port}"
 
     @property
+    def nfs_url(self) -> str:
+        return f"nfs://{self._host}:{self.nfs_port}/"
+
+    @property
     def network(self) -> str:
         return f"{self.name}_default"
 
@@ -89,6 +95,7 @@ def resolve_settings(
     config: str | None = None,
     port: int | None = None,
     oauth_port: int | None = None,
+    nfs_port: int | None = None,
     bind: str | None = None,
     project_dir: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -123,8 +130,12 @@ def resolve_settings(
     config_path = Path(config or env.get("DEVLAB_CONFIG") or root / "config" / "devlab.yaml")
     http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), DEFAULT_HTTP_PORT, "--port")
     oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), DEFAULT_OAUTH_PORT, "--oauth-port")
-    if oauth == http_port:
-        raise SettingsError(f"the hub and the mock OAuth provider cannot share port {oauth}")
+    nfs = _port(nfs_port, env.get("DEVLAB_NFS_PORT"), DEFAULT_NFS_PORT, "--nfs-port")
+    if len({http_port, oauth, nfs}) < 3:
+        raise SettingsError(
+            f"the hub ({http_port}), mock OAuth ({oauth}) and NFS ({nfs}) ports must differ "
+            "(--port, --oauth-port, --nfs-port)"
+        )
 
     ca = env.get("DEVLAB_CA_BUNDLE")
     ca_bundle = Path(ca).resolve() if ca else None
@@ -140,6 +151,7 @@ def resolve_settings(
         state_dir=(default_state_root(env) / name).resolve(),
         http_port=http_port,
         oauth_port=oauth,
+        nfs_port=nfs,
         bind=bind or env.get("DEVLAB_BIND") or DEFAULT_BIND,
         base_image=env.get("DEVLAB_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
         ca_bundle=ca_bundle,

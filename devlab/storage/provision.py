@@ -7,6 +7,7 @@ few local syscalls rather than a helper container per spawn.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def apply_plan(plan: ProvisioningPlan, roots: Mapping[str, Path]) -> list[Path]:
 
 def _ensure(directory: Directory, target: Path) -> bool:
     try:
-        # mkdir applies the umask; chmod below sets the exact mode.
+        # Created private, then seeded, then given its final owner and mode, so nobody
+        # sees a half-made directory with the final permissions.
         target.mkdir(mode=0o700)
     except FileExistsError:
         info = target.lstat()
@@ -45,6 +47,14 @@ def _ensure(directory: Directory, target: Path) -> bool:
                 f"it by hand (chown) or remove it"
             ) from None
         return False
+    if directory.seed is not None and directory.seed.is_dir():
+        _seed(directory.seed, target, directory.uid, directory.gid)
     os.chown(target, directory.uid, directory.gid)
     os.chmod(target, directory.mode)
     return True
+
+
+def _seed(skeleton: Path, target: Path, uid: int, gid: int) -> None:
+    shutil.copytree(skeleton, target, dirs_exist_ok=True)
+    for path in [*target.rglob("*")]:
+        os.lchown(path, uid, gid)

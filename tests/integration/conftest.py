@@ -38,6 +38,7 @@ class Stack:
     name: str
     port: int
     oauth_port: int
+    nfs_port: int
     env: dict[str, str]
 
     def cli(
@@ -78,11 +79,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "DEVLAB_STATE_DIR": str(tmp_path_factory.mktemp("state")),
         "DEVLAB_HTTP_PORT": str(free_port()),
         "DEVLAB_OAUTH_PORT": str(free_port()),
+        "DEVLAB_NFS_PORT": str(free_port()),
     }
     stack = Stack(
         name=name,
         port=int(env["DEVLAB_HTTP_PORT"]),
         oauth_port=int(env["DEVLAB_OAUTH_PORT"]),
+        nfs_port=int(env["DEVLAB_NFS_PORT"]),
         env=env,
     )
     stack.cli("up", "--port", str(stack.port))

@@ -8,6 +8,7 @@ import docker
 import pytest
 import yaml
 
+from devlab.testing.hub_api import HubAPIError
 from devlab.testing.login import LoginError, firstuse_login, github_mock_login, open_lab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +62,20 @@ def test_bob_sees_only_his_org(stack):
 def test_unknown_user_is_refused_by_the_provider(stack):
     with pytest.raises(LoginError, match="provider refused"):
         github_mock_login(stack.hub_url, "mallory")
+
+
+def test_a_user_with_no_identity_never_gets_a_lab(stack):
+    api = stack.api()
+    api.ensure_user("zed")  # created by an admin, unknown to the provider, never logged in
+    reply = api.request("POST", "/hub/api/users/zed/server")
+    if reply.status_code in (201, 202):  # the failure may land after the API answered
+        with pytest.raises(HubAPIError, match="stopped while starting"):
+            api.wait_ready("zed", timeout=30)
+    else:
+        assert reply.status_code == 403, reply.text
+        assert "no identity" in reply.text
+    client = docker.from_env()
+    assert not client.containers.list(all=True, filters={"label": "devlab.user=zed"})
 
 
 def test_allowed_organizations_refuse_outsiders(stack, tmp_path):

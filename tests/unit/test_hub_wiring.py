@@ -19,7 +19,7 @@ def hub_env(tmp_path):
         "DEVLAB_STACK": "s1",
         "DEVLAB_NETWORK": "s1_default",
         "DEVLAB_LAB_IMAGE": "devlab/lab:test",
-        "DEVLAB_HOMES_VOLUME": "s1_homes",
+        "DEVLAB_STORAGE_MODE": "volume",
         "DEVLAB_CONFIG_PATH": str(REPO / "config" / "devlab.yaml"),
         "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
         "DEVLAB_HUB_DATA": str(tmp_path / "data"),
