@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--oauth-port", type=int, help="mock GitHub port on the host [DEVLAB_OAUTH_PORT, 8090]"
     )
     up.add_argument("--nfs-port", type=int, help="NFS port on the host [DEVLAB_NFS_PORT, 12049]")
+    up.add_argument(
+        "--registry-port", type=int, help="local registry port [DEVLAB_REGISTRY_PORT, 5000]"
+    )
     up.add_argument("--bind", help="host address to publish on [127.0.0.1]")
 
     down = sub.add_parser("down", parents=[common], help="stop the stack and every lab")
@@ -74,6 +77,7 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
         nfs_port=getattr(args, "nfs_port", None),
+        registry_port=getattr(args, "registry_port", None),
         bind=getattr(args, "bind", None),
     )
     return settings if args.command == "up" else lifecycle.as_brought_up(settings)

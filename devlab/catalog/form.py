@@ -21,10 +21,7 @@ OTHER_FIELD = "image_other"
 def render_form(menu: Menu) -> str:
     """The options-form fragment, defaults preselected; every text from config is escaped."""
     return (
-        '<div class="devlab-options">\n'
-        + _image_fieldset(menu)
-        + _size_fieldset(menu)
-        + "</div>\n"
+        '<div class="devlab-options">\n' + _image_fieldset(menu) + _size_fieldset(menu) + "</div>\n"
     )
 
 
@@ -80,13 +77,13 @@ def _image_label(image: MenuImage) -> str:
     )
 
 
-def _option_text(image: MenuImage) -> str:
-    return f"{image.display_name} — {image.note}" if image.note else image.display_name
+def _option_text(image: MenuImage, limit: int = 120) -> str:
+    """A dropdown entry; long engine errors are cut, as an <option> cannot wrap."""
+    text = f"{image.display_name} — {image.note}" if image.note else image.display_name
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _radio(
-    name: str, id_: str, value: str, checked: bool, label_html: str, extra: str = ""
-) -> str:
+def _radio(name: str, id_: str, value: str, checked: bool, label_html: str, extra: str = "") -> str:
     return (
         '<div class="form-check mb-1">'
         f'<input class="form-check-input" type="radio" name="{name}" id="{id_}" '
@@ -97,7 +94,8 @@ def _radio(
 
 
 def _fieldset(legend: str, rows: list[str]) -> str:
-    return f'<fieldset class="mb-4">\n<legend class="fs-5">{legend}</legend>\n{"".join(rows)}</fieldset>\n'
+    body = "".join(rows)
+    return f'<fieldset class="mb-4">\n<legend class="fs-5">{legend}</legend>\n{body}</fieldset>\n'
 
 
 def options_from_form(formdata: Mapping[str, Sequence[str | bytes]]) -> dict[str, str]:

@@ -72,7 +72,7 @@ def build_menu(
     """
     sources = {s.repository for s in config.sources}
     listed = {i.ref: i for i in config.images}
-    notes = {"pulling": "being pulled now", "failed": "last pull failed: {reason}"}
+    notes = {"pulling": "being pulled now", "failed": "could not be pulled: {reason}"}
     entries: list[MenuImage] = []
     for record in state.images if state else ():
         if not record.desired or not (record.source in sources or record.ref in listed):
@@ -159,8 +159,9 @@ def size_host_config(size: LabSize) -> dict[str, int]:
 
     Guarantees become weights and reservations, which only bite under contention; limits
     become hard caps. A CPU quota at the guarantee would throttle the lab even on an idle
-    machine (it doubled lab start-up here), so the guarantee is never a quota. Do not
-    also set DockerSpawner's `cpu_limit`: its cpu_quota conflicts with `nano_cpus`.
+    machine (it doubled lab start-up here), so the guarantee is never a quota.
+    DevlabSpawner clears DockerSpawner's `cpu_limit`, whose cpu_period would conflict
+    with `nano_cpus`.
     """
     config = {
         # 1024 shares is Docker's weight for one CPU's worth; 2 is the kernel's minimum.

@@ -219,16 +219,16 @@ class LabSize(_Strict):
 
     @property
     def summary(self) -> str:
-        """What the size gives, e.g. "0.5–1 core, 512 MB–2 GB memory"."""
+        """What the size gives, e.g. "0.5 to 1 core, 512 MB to 2 GB memory"."""
         cpu = (
             format_cpu(self.cpu_limit)
             if self.cpu_guarantee == self.cpu_limit
-            else f"{self.cpu_guarantee:g}–{format_cpu(self.cpu_limit)}"
+            else f"{self.cpu_guarantee:g} to {format_cpu(self.cpu_limit)}"
         )
         mem = (
             format_memory(self.mem_limit)
             if self.mem_guarantee == self.mem_limit
-            else f"{format_memory(self.mem_guarantee)}–{format_memory(self.mem_limit)}"
+            else f"{format_memory(self.mem_guarantee)} to {format_memory(self.mem_limit)}"
         )
         return f"{cpu}, {mem} memory"
 

@@ -112,7 +112,9 @@ class RegistryClient:
                 f"{self.base_url}: {what}: no answer within {self.timeout:g}s"
             ) from exc
         except requests.RequestException as exc:
-            raise RegistryUnreachable(f"{self.base_url}: {what}: unreachable ({exc})") from exc
+            raise RegistryUnreachable(
+                f"{self.base_url}: {what}: unreachable ({_root_cause(exc)})"
+            ) from exc
         if response.status_code == 404:
             raise NotFound(f"{self.base_url}: {what}: not found")
         if response.status_code == 401:
@@ -134,3 +136,17 @@ def _detail(response: requests.Response) -> str:
         return "; ".join(str(e.get("message") or e.get("code")) for e in errors) or response.reason
     except (ValueError, AttributeError):
         return response.reason or ""
+
+
+def _root_cause(exc: BaseException) -> str:
+    """ "Connection refused" rather than requests' three nested wrappers around it."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            break
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        current = current.__cause__ or current.__context__ or getattr(current, "reason", None)
+        if current is not None and not isinstance(current, BaseException):
+            break
+    return str(exc)

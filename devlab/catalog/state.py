@@ -85,10 +85,15 @@ def read_state(path: str | Path) -> CatalogState | None:
     except OSError as exc:
         log.warning("Cannot read catalog state %s: %s", path, exc)
         return None
+    return parse_state(text, str(path))
+
+
+def parse_state(text: str, source: str = "catalog state") -> CatalogState | None:
+    """Parse state text; damaged state reads as none, so a half-written file never crashes."""
     try:
         return CatalogState.model_validate_json(text)
     except ValidationError as exc:
-        log.warning("Ignoring damaged catalog state %s: %s", path, exc.errors()[0]["msg"])
+        log.warning("Ignoring damaged catalog state %s: %s", source, exc.errors()[0]["msg"])
         return None
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from devlab.catalog.models import CatalogConfig
 from devlab.identity.policy import check_system_id
 
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters. Reused for org
@@ -229,3 +230,11 @@ class DevlabConfig(_Strict):
     mock_github: MockGitHub = MockGitHub()
     lab: LabConfig = LabConfig()
     storage: StorageConfig = StorageConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    local_registry: bool = Field(
+        default=False,
+        description=(
+            "Run a local image registry (compose profile `registry`) to play the "
+            "cluster's image mirror; `devlab images push` fills it."
+        ),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import tarfile
 import time
 from collections.abc import Callable
@@ -13,9 +14,20 @@ from typing import Any, ClassVar
 
 from dockerspawner import DockerSpawner
 from tornado import web
+from traitlets import Any as AnyTrait
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Integer, Unicode
 
+from devlab.catalog import (
+    ChoiceError,
+    Menu,
+    build_menu,
+    read_state,
+    render_form,
+    size_host_config,
+    validate_choice,
+)
+from devlab.catalog.menu import Choice
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
@@ -65,6 +77,17 @@ class DevlabSpawner(DockerSpawner):
             "ten simultaneous stops take ten times one."
         ),
     )
+    catalog = AnyTrait(
+        config=True, help="devlab's CatalogConfig: the image menu's sources and the lab sizes."
+    )
+    catalog_state_path = Unicode(
+        "/srv/devlab/catalog/state.json",
+        config=True,
+        help="The prepuller's state file; read at every form and start, so the menu is live.",
+    )
+    fallback_image = Unicode(
+        config=True, help="The locally built lab image, offered when nothing else is pulled."
+    )
     lab_host_config = Dict(
         config=True,
         help="Docker host config added to every lab (hardening, init), before identity.",
@@ -102,7 +125,34 @@ class DevlabSpawner(DockerSpawner):
             )
         return identity
 
+    def menu(self) -> Menu:
+        return build_menu(
+            self.catalog, read_state(Path(self.catalog_state_path)), self.fallback_image or None
+        )
+
+    def choice(self) -> Choice:
+        """The image and size of this start, from user_options; only what the menu offers."""
+        try:
+            return validate_choice(self.menu(), self.user_options)
+        except ChoiceError as exc:
+            self._forget_refused_options()
+            raise web.HTTPError(400, f"Cannot start this lab: {exc}") from exc
+
+    def _forget_refused_options(self) -> None:
+        """JupyterHub keeps the last user_options as the next start's defaults, even when
+        the start was refused; a refused choice must not be offered again by default."""
+        if self.orm_spawner is not None and self.db is not None:
+            self.orm_spawner.user_options = {}
+            self.db.commit()
+
+    async def check_allowed(self, image: str) -> str:
+        # DockerSpawner's own allow-list is replaced by the live menu.
+        return self.choice().image
+
     async def start(self) -> Any:
+        choice = self.choice()  # first: a refused choice must not create or provision anything
+        self.image = choice.image
+        self._size = choice.size
         identity = await self.identity()
         await self._provision(identity)
         self._configure_for(identity)
@@ -111,21 +161,32 @@ class DevlabSpawner(DockerSpawner):
 
     async def create_object(self) -> dict[str, Any]:
         obj = await super().create_object()
-        await self._in_executor(self._install_identity_files, obj["Id"], self._lab_identity)
+        await self._in_executor(self._install_lab_files, obj["Id"], self._lab_identity)
         return obj
 
-    def _install_identity_files(self, container_id: str, identity: Identity) -> None:
-        """Write passwd and group into the created (not yet started) lab container.
+    def _install_lab_files(self, container_id: str, identity: Identity) -> None:
+        """Write passwd, group and the image's description into the created lab.
 
-        The lab never needs root or a writable /etc for this: the files are in place,
-        root-owned and read-only to the user, before its first process runs.
+        The container is created but not started: the lab never needs root or a writable
+        /etc, and the files are in place, root-owned and read-only to the user, before
+        its first process runs. devlab-image.json tells code in the lab which image and
+        size it runs, with the image's labels (its version, its source).
         """
         base = {name: self._read_file(container_id, f"/etc/{name}") for name in ("passwd", "group")}
+        labels = {
+            key: value
+            for key, value in (
+                self.client.inspect_image(self.image)["Config"].get("Labels") or {}
+            ).items()
+            if not key.startswith("com.docker.compose.")  # stamped by the build, not the image's
+        }
+        image_info = {"image": self.image, "size": self._size.name, "labels": labels}
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
             for name, text in (
                 ("passwd", passwd_for(base["passwd"], identity)),
                 ("group", group_for(base["group"], identity)),
+                ("devlab-image.json", json.dumps(image_info, indent=1) + "\n"),
             ):
                 data = text.encode()
                 info = tarfile.TarInfo(name)
@@ -152,7 +213,13 @@ class DevlabSpawner(DockerSpawner):
             for root, export in EXPORTS.items():
                 name = volume_name(self.stack_name, root, "nfs")
                 await self._in_executor(
-                    ensure_nfs_volume, self.client, name, self.nfs_address, self.nfs_port, export
+                    ensure_nfs_volume,
+                    self.client,
+                    name,
+                    self.nfs_address,
+                    self.nfs_port,
+                    export,
+                    self.stack_name,
                 )
 
     async def _in_executor(self, func: Callable[..., Any], *args: Any) -> Any:
@@ -167,13 +234,30 @@ class DevlabSpawner(DockerSpawner):
             "working_dir": identity.home,
             "labels": {LABEL_USER: self.user.name, LABEL_STACK: self.stack_name},
         }
+        # The size's limits go in as nano_cpus and mem_limit. DockerSpawner's cpu_limit
+        # defaults to 0.0, not None, and would add a CPU period that the engine refuses
+        # beside nano_cpus, so it is cleared.
+        self.cpu_limit = None
         self.extra_host_config = {
             **self.lab_host_config,
+            **size_host_config(self._size),
             "group_add": [str(gid) for gid in identity.supplementary_gids],
         }
         self.environment = {
             **self.environment,
+            "DEVLAB_IMAGE": self.image,
+            "DEVLAB_SIZE": self._size.name,
+            # What JupyterHub tells labs about their resources (CPU_LIMIT, MEM_LIMIT ...).
+            "CPU_LIMIT": str(self._size.cpu_limit),
+            "CPU_GUARANTEE": str(self._size.cpu_guarantee),
+            "MEM_LIMIT": str(self._size.mem_limit),
+            "MEM_GUARANTEE": str(self._size.mem_guarantee),
             "HOME": identity.home,
             "USER": identity.username,
             "LOGNAME": identity.username,
         }
+
+
+def menu_form(spawner: DevlabSpawner) -> str:
+    """JupyterHub's options_form: rendered from the live menu at every visit."""
+    return render_form(spawner.menu())

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
 from devlab.hub.allocations import UidAllocations
 from devlab.hub.authenticators import DevlabGitHubOAuthenticator
-from devlab.hub.spawner import DevlabSpawner
+from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
 
@@ -128,7 +129,13 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
 
     c.JupyterHub.spawner_class = DevlabSpawner
     c.DevlabSpawner.image = config.lab.image or hub_env.lab_image
-    c.DevlabSpawner.pull_policy = "never"
+    c.DevlabSpawner.fallback_image = config.lab.image or hub_env.lab_image
+    c.DevlabSpawner.catalog = config.catalog
+    c.DevlabSpawner.options_form = menu_form
+    c.DevlabSpawner.options_from_form = options_from_form
+    # Images from the menu's "other" list are pulled at start; the prepuller keeps the
+    # rest present, and the locally built image is never pulled because it is present.
+    c.DevlabSpawner.pull_policy = "ifnotpresent"
     c.DevlabSpawner.network_name = hub_env.network
     c.DevlabSpawner.use_internal_ip = True
     c.DevlabSpawner.remove = True

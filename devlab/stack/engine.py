@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -94,3 +96,45 @@ def leftovers(client: docker.DockerClient, stack: str) -> list[str]:
         f"network {n.name}" for n in client.networks.list(names=[network]) if n.name == network
     ]
     return found
+
+
+def purge(client: docker.DockerClient, stack: str) -> None:
+    """Remove everything of `stack` without its env file: for runs that crashed midway."""
+    remove_labs(client, stack, timeout=2)
+    for container in client.containers.list(
+        all=True, filters={"label": f"{COMPOSE_PROJECT}={stack}"}
+    ):
+        container.remove(force=True, v=True)
+    for network in client.networks.list(names=[f"{stack}_default"]):
+        if network.name == f"{stack}_default":
+            network.remove()
+    remove_volumes(client, stack)
+
+
+def remove_volumes(client: docker.DockerClient, stack: str) -> list[str]:
+    """Volumes of `stack`: Compose's, and the NFS-backed ones the hub made for labs."""
+    volumes = client.volumes.list(filters={"label": f"{COMPOSE_PROJECT}={stack}"})
+    volumes += client.volumes.list(filters={"label": f"{LABEL_STACK}={stack}"})
+    for volume in volumes:
+        volume.remove(force=True)
+    return [v.name for v in volumes]
+
+
+def read_service_file(
+    client: docker.DockerClient, stack: str, service: str, path: str
+) -> str | None:
+    """A small text file from a service's container (running or not), or None."""
+    containers = client.containers.list(
+        all=True, filters={"label": [f"{COMPOSE_PROJECT}={stack}", f"{COMPOSE_SERVICE}={service}"]}
+    )
+    for container in containers:
+        try:
+            stream, _ = container.get_archive(path)
+        except NotFound:
+            continue
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            handle = tar.extractfile(member) if member else None
+            if handle is not None:
+                return handle.read().decode()
+    return None

@@ -19,6 +19,7 @@ class BuiltImage:
     service: str  # the compose service that builds it
     repository: str
     inputs: tuple[str, ...]  # paths relative to the project dir; directories recurse
+    profile: str | None = None  # built only when this compose profile is active
 
 
 HUB = BuiltImage(
@@ -27,7 +28,9 @@ HUB = BuiltImage(
     ("images/hub", "images/common", "devlab", "pyproject.toml", "README.md"),
 )
 LAB = BuiltImage("lab", "devlab/lab", ("images/lab", "images/common"))
-BUILT_IMAGES = (HUB, LAB)
+NFS = BuiltImage("nfs", "devlab/nfs", ("images/nfs",))
+REGISTRY = BuiltImage("registry", "devlab/registry", ("images/registry",), profile="registry")
+BUILT_IMAGES = (HUB, LAB, NFS, REGISTRY)
 
 
 def _files(root: Path, inputs: Iterable[str]) -> list[Path]:

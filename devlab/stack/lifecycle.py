@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import docker
 from docker.errors import NotFound
 
+from devlab.catalog.state import parse_state
 from devlab.config import DevlabConfig, load_config
 from devlab.stack import engine
 from devlab.stack.compose import ComposeError, check_compose, run_compose
@@ -21,6 +23,7 @@ from devlab.storage import engine as storage_engine
 # Compose starts every service of the active profiles (COMPOSE_PROFILES in compose.env).
 RUNTIME_SERVICES = ("proxy", "hub")
 UP_TIMEOUT = 180
+CATALOG_STATE = "/srv/devlab/catalog/state.json"  # in the prepuller's catalog volume
 # `down` must reach services of every profile, including ones no longer active.
 ALL_PROFILES = ("--profile", "*")  # seconds for every service to report healthy
 Say = Callable[[str], None]
@@ -47,15 +50,29 @@ def _prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, s
             settings.secrets_dir, "oauth_client_secret", Path(config.auth.github.client_secret_file)
         )
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
+    profiles = profiles_for(config)
     values = compose_env(
         settings,
-        hub_image=image_tag(BUILT_IMAGES[0], settings.project_dir, settings.base_image),
-        lab_image=image_tag(BUILT_IMAGES[1], settings.project_dir, settings.base_image),
+        images={
+            image.service: image_tag(image, settings.project_dir, settings.base_image)
+            for image in BUILT_IMAGES
+            if image.profile is None or image.profile in profiles
+        },
         ca_bundle=ca,
-        profiles=("mock-github",) if config.auth.provider == "github-mock" else (),
+        profiles=profiles,
     )
     write_env_file(settings.env_file, values)
     return values, created
+
+
+def profiles_for(config: DevlabConfig) -> tuple[str, ...]:
+    """The optional services this config runs."""
+    profiles = []
+    if config.auth.provider == "github-mock":
+        profiles.append("mock-github")
+    if config.local_registry:
+        profiles.append("registry")
+    return tuple(profiles)
 
 
 def _empty_ca_bundle(state_dir: Path) -> Path:
@@ -71,12 +88,14 @@ def build_missing(settings: StackSettings, values: dict[str, str], say: Say) -> 
     """Build the devlab images that are not present, with compose's progress output."""
     client = engine.connect()
     wanted = {
-        image.service: values[f"DEVLAB_{image.service.upper()}_IMAGE"] for image in BUILT_IMAGES
+        image.service: values[key]
+        for image in BUILT_IMAGES
+        if (key := f"DEVLAB_{image.service.upper()}_IMAGE") in values
     }
     missing = [svc for svc, ref in wanted.items() if not engine.image_exists(client, ref)]
     if missing:
         say(f"Building {', '.join(wanted[s] for s in missing)} (base {settings.base_image})")
-        result = run_compose(settings, ["--profile", "images", "build", *missing])
+        result = run_compose(settings, [*ALL_PROFILES, "build", *missing])
         if result.returncode != 0:
             raise StackError(
                 f"building {', '.join(missing)} failed (output above). Behind an HTTPS-"
@@ -166,6 +185,7 @@ def as_brought_up(settings: StackSettings) -> StackSettings:
         http_port=int(values.get("DEVLAB_HTTP_PORT", settings.http_port)),
         oauth_port=int(values.get("DEVLAB_OAUTH_PORT", settings.oauth_port)),
         nfs_port=int(values.get("DEVLAB_NFS_PORT", settings.nfs_port)),
+        registry_port=int(values.get("DEVLAB_REGISTRY_PORT", settings.registry_port)),
         bind=values.get("DEVLAB_BIND", settings.bind),
     )
 
@@ -195,6 +215,8 @@ def down(settings: StackSettings, *, volumes: bool = False, say: Say = print) ->
     # A lab spawned while compose was stopping would hold the network: sweep once more.
     if engine.remove_labs(client, settings.name):
         run_compose(settings, args, capture=True)
+    if volumes:
+        engine.remove_volumes(client, settings.name)
     left = engine.leftovers(client, settings.name)
     if left:
         raise StackError(
@@ -216,6 +238,7 @@ def status(settings: StackSettings) -> dict:
     ]
     return {
         "stack": settings.name,
+        "images": _catalog_images(client, settings.name),
         "hub_url": settings.hub_url,
         "oauth_url": settings.oauth_url
         if "mock-github" in values.get("COMPOSE_PROFILES", "")
@@ -228,6 +251,15 @@ def status(settings: StackSettings) -> dict:
         "services": services,
         "labs": labs,
     }
+
+
+def _catalog_images(client: docker.DockerClient, stack: str) -> list[dict] | None:
+    """The prepuller's published state (per image: status, digest, size, reason)."""
+    text = engine.read_service_file(client, stack, "prepuller", CATALOG_STATE)
+    if text is None:
+        return None
+    state = parse_state(text)
+    return [record.model_dump(mode="json") for record in state.images] if state else None
 
 
 def admin_token(settings: StackSettings) -> str:

@@ -15,6 +15,7 @@ DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_OAUTH_PORT = 8090
 DEFAULT_NFS_PORT = 12049
+DEFAULT_REGISTRY_PORT = 5000
 DEFAULT_BIND = "127.0.0.1"
 # Compose project names: lower-case letters, digits, dashes and underscores.
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -33,6 +34,7 @@ class StackSettings:
     http_port: int
     oauth_port: int
     nfs_port: int
+    registry_port: int
     bind: str
     base_image: str
     ca_bundle: Path | None
@@ -61,6 +63,11 @@ class StackSettings:
     def oauth_url(self) -> str:
         """Where a browser reaches the mock GitHub provider."""
         return f"http://{self._host}:{self.oauth_port}"
+
+    @property
+    def registry_host(self) -> str:
+        """How the engine (and so a lab image reference) names the local registry."""
+        return f"127.0.0.1:{self.registry_port}"
 
     @property
     def nfs_url(self) -> str:
@@ -96,6 +103,7 @@ def resolve_settings(
     port: int | None = None,
     oauth_port: int | None = None,
     nfs_port: int | None = None,
+    registry_port: int | None = None,
     bind: str | None = None,
     project_dir: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -131,10 +139,13 @@ def resolve_settings(
     http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), DEFAULT_HTTP_PORT, "--port")
     oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), DEFAULT_OAUTH_PORT, "--oauth-port")
     nfs = _port(nfs_port, env.get("DEVLAB_NFS_PORT"), DEFAULT_NFS_PORT, "--nfs-port")
-    if len({http_port, oauth, nfs}) < 3:
+    registry = _port(
+        registry_port, env.get("DEVLAB_REGISTRY_PORT"), DEFAULT_REGISTRY_PORT, "--registry-port"
+    )
+    if len({http_port, oauth, nfs, registry}) < 4:
         raise SettingsError(
-            f"the hub ({http_port}), mock OAuth ({oauth}) and NFS ({nfs}) ports must differ "
-            "(--port, --oauth-port, --nfs-port)"
+            f"the hub ({http_port}), mock OAuth ({oauth}), NFS ({nfs}) and registry "
+            f"({registry}) ports must differ (--port, --oauth-port, --nfs-port, --registry-port)"
         )
 
     ca = env.get("DEVLAB_CA_BUNDLE")
@@ -152,6 +163,7 @@ def resolve_settings(
         http_port=http_port,
         oauth_port=oauth,
         nfs_port=nfs,
+        registry_port=registry,
         bind=bind or env.get("DEVLAB_BIND") or DEFAULT_BIND,
         base_image=env.get("DEVLAB_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
         ca_bundle=ca_bundle,

@@ -21,7 +21,9 @@ def detect_mode(client: docker.DockerClient, image: str) -> tuple[StorageMode, s
     return mode_from_filesystems(output.decode())
 
 
-def ensure_nfs_volume(api: docker.APIClient, name: str, host: str, port: int, export: str) -> None:
+def ensure_nfs_volume(
+    api: docker.APIClient, name: str, host: str, port: int, export: str, stack: str
+) -> None:
     """Create the lab's NFS-backed volume once; the engine mounts it when a lab starts.
 
     Takes the low-level client because that is what DockerSpawner holds.
@@ -29,7 +31,12 @@ def ensure_nfs_volume(api: docker.APIClient, name: str, host: str, port: int, ex
     try:
         api.inspect_volume(name)
     except NotFound:
-        api.create_volume(name, driver="local", driver_opts=nfs_volume_options(host, port, export))
+        api.create_volume(
+            name,
+            driver="local",
+            driver_opts=nfs_volume_options(host, port, export),
+            labels={"devlab.stack": stack},  # so `devlab down --volumes` finds it
+        )
 
 
 def export_tree(client: docker.DockerClient, volume: str, path: str, image: str, out: Path) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from html import unescape
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -53,10 +54,7 @@ def firstuse_login(
     session = requests.Session()
     hub = hub_url.rstrip("/")
     page = session.get(f"{hub}/hub/login", timeout=timeout)
-    match = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
-    data = {"username": username, "password": password}
-    if match:
-        data["_xsrf"] = match.group(1)
+    data = {"username": username, "password": password, **_xsrf(page.text)}
     reply = session.post(f"{hub}/hub/login", data=data, allow_redirects=False, timeout=timeout)
     if reply.status_code != 302:
         raise LoginError(
@@ -65,10 +63,21 @@ def firstuse_login(
     return session
 
 
-def open_lab(session: requests.Session, hub_url: str, username: str, timeout: float = 120) -> None:
-    """Start the user's default server as a browser would, and wait until the lab answers."""
+def open_lab(
+    session: requests.Session,
+    hub_url: str,
+    username: str,
+    options: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> None:
+    """Start the user's server as a browser would (submitting the spawn form with
+    `options`, or its preselected defaults), and wait until the lab answers."""
     hub = hub_url.rstrip("/")
-    session.get(f"{hub}/hub/spawn/{username}", timeout=timeout)
+    spawn = f"{hub}/hub/spawn/{username}"
+    page = session.get(spawn, timeout=timeout)
+    if page.url.split("?")[0] == spawn and "<form" in page.text:
+        target = urljoin(page.url, _form_action(page.text) or spawn)
+        session.post(target, data={**_xsrf(page.text), **(options or {})}, timeout=timeout)
     lab = f"{hub}/user/{username}/lab"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,6 +90,18 @@ def open_lab(session: requests.Session, hub_url: str, username: str, timeout: fl
                 return
         time.sleep(0.5)
     raise LoginError(f"{username}'s lab did not answer within {timeout:.0f} s")
+
+
+def _form_action(html: str) -> str | None:
+    """Where the page's form posts to (JupyterHub 6 carries the XSRF token there)."""
+    match = re.search(r'<form[^>]*\saction="([^"]*)"', html)
+    return unescape(match.group(1)) if match else None
+
+
+def _xsrf(html: str) -> dict[str, str]:
+    """The XSRF field JupyterHub puts in its forms, to post them back."""
+    match = re.search(r'name="_xsrf"\s+value="([^"]+)"', html)
+    return {"_xsrf": match.group(1)} if match else {}
 
 
 def _page_message(html: str) -> str:

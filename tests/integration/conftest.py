@@ -1,13 +1,7 @@
-"""A real devlab stack per test module, driven through the `devlab` command."""
+"""devlab's own integration tests run on its pytest plugin: one real stack per session."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devlab.stack.engine import leftovers
-from devlab.testing.hub_api import HubAPI
-
-REPO = Path(__file__).resolve().parents[2]
+from devlab.testing.session import DevlabSession
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,73 +18,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_servers(devlab: DevlabSession) -> Iterator[None]:
+    """Each module starts and ends with no lab running, whatever the last one left."""
+    devlab.stop_all_servers()
+    yield
+    devlab.stop_all_servers()
 
 
 @dataclass
-class Stack:
+class NfsStack:
+    """What the NFS server tests need: the published port and a way to make directories."""
+
     name: str
-    port: int
-    oauth_port: int
     nfs_port: int
-    env: dict[str, str]
+    image: str
 
-    def cli(
-        self, *args: str, check: bool = True, timeout: float = 900
-    ) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "devlab.cli", *args, "--stack", self.name],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+    def provision(self, path_in_volume: str, uid: int, gid: int, mode: int, volume: str) -> None:
+        docker.from_env().containers.run(
+            self.image,
+            [
+                "sh",
+                "-c",
+                f"mkdir -p /v/{path_in_volume} && chown {uid}:{gid} /v/{path_in_volume}"
+                f" && chmod {mode:o} /v/{path_in_volume}",
+            ],
+            volumes={f"{self.name}_{volume}": {"bind": "/v", "mode": "rw"}},
+            entrypoint=[],
+            remove=True,
         )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"devlab {' '.join(args)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        return result
-
-    def status(self) -> dict:
-        return json.loads(self.cli("status", "--json").stdout)
-
-    @property
-    def hub_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def api(self) -> HubAPI:
-        return HubAPI(self.hub_url, self.cli("token").stdout.strip())
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"devlab-test-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DEVLAB_STATE_DIR": str(tmp_path_factory.mktemp("state")),
-        "DEVLAB_HTTP_PORT": str(free_port()),
-        "DEVLAB_OAUTH_PORT": str(free_port()),
-        "DEVLAB_NFS_PORT": str(free_port()),
-    }
-    stack = Stack(
-        name=name,
-        port=int(env["DEVLAB_HTTP_PORT"]),
-        oauth_port=int(env["DEVLAB_OAUTH_PORT"]),
-        nfs_port=int(env["DEVLAB_NFS_PORT"]),
-        env=env,
-    )
-    stack.cli("up", "--port", str(stack.port))
-    try:
-        yield stack
-    finally:
-        stack.cli("down", "--volumes", "--yes")
-    client = docker.from_env()
-    assert leftovers(client, name) == []
-    volumes = client.volumes.list(filters={"label": f"com.docker.compose.project={name}"})
-    assert not volumes, f"down --volumes left {[v.name for v in volumes]}"
+def nfs_stack(devlab: DevlabSession) -> NfsStack:
+    return NfsStack(devlab.name, devlab.nfs_port, devlab.status()["hub_image"])

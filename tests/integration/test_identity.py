@@ -14,10 +14,17 @@ from devlab.testing.login import LoginError, firstuse_login, github_mock_login, 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def lab_exec(stack, user: str, command: list[str]) -> str:
+@pytest.fixture(autouse=True, scope="module")
+def _default_config_afterwards(devlab):
+    """These tests switch the provider; later modules expect the session's own config."""
+    yield
+    devlab.up()
+
+
+def lab_exec(devlab, user: str, command: list[str]) -> str:
     client = docker.from_env()
     (lab,) = client.containers.list(
-        filters={"label": [f"devlab.stack={stack.name}", f"devlab.user={user}"]}
+        filters={"label": [f"devlab.stack={devlab.name}", f"devlab.user={user}"]}
     )
     result = lab.exec_run(command)
     assert result.exit_code == 0, result.output
@@ -32,40 +39,40 @@ def variant_config(tmp_path: Path, **auth: object) -> Path:
     return path
 
 
-def test_status_reports_the_mock_provider(stack):
-    status = stack.status()
-    assert status["oauth_url"] == f"http://127.0.0.1:{stack.oauth_port}"
+def test_status_reports_the_mock_provider(devlab):
+    status = devlab.status()
+    assert status["oauth_url"] == f"http://127.0.0.1:{devlab.oauth_port}"
     assert status["services"]["oauth"] == {"state": "running", "health": "healthy"}
 
 
-def test_alice_logs_in_through_the_mock_and_her_lab_has_her_ids(stack):
-    session = github_mock_login(stack.hub_url, "alice")
-    open_lab(session, stack.hub_url, "alice")
-    assert lab_exec(stack, "alice", ["id"]) == (
+def test_alice_logs_in_through_the_mock_and_her_lab_has_her_ids(devlab):
+    session = github_mock_login(devlab.hub_url, "alice")
+    open_lab(session, devlab.hub_url, "alice")
+    assert lab_exec(devlab, "alice", ["id"]) == (
         "uid=7000001(alice) gid=7000001(alice) "
         "groups=7000001(alice),8000001(devlab-devs),8000002(rubin-sci)"
     )
-    assert lab_exec(stack, "alice", ["sh", "-c", "echo $HOME"]) == "/home/alice"
+    assert lab_exec(devlab, "alice", ["sh", "-c", "echo $HOME"]) == "/home/alice"
 
-    auth_state = stack.api().request("GET", "/hub/api/users/alice?include_stopped_servers")
+    auth_state = devlab.api().request("GET", "/hub/api/users/alice?include_stopped_servers")
     assert auth_state.status_code == 200
 
 
-def test_bob_sees_only_his_org(stack):
-    session = github_mock_login(stack.hub_url, "bob")
-    open_lab(session, stack.hub_url, "bob")
-    assert lab_exec(stack, "bob", ["id"]) == (
+def test_bob_sees_only_his_org(devlab):
+    session = github_mock_login(devlab.hub_url, "bob")
+    open_lab(session, devlab.hub_url, "bob")
+    assert lab_exec(devlab, "bob", ["id"]) == (
         "uid=7000002(bob) gid=7000002(bob) groups=7000002(bob),8000002(rubin-sci)"
     )
 
 
-def test_unknown_user_is_refused_by_the_provider(stack):
+def test_unknown_user_is_refused_by_the_provider(devlab):
     with pytest.raises(LoginError, match="provider refused"):
-        github_mock_login(stack.hub_url, "mallory")
+        github_mock_login(devlab.hub_url, "mallory")
 
 
-def test_a_user_with_no_identity_never_gets_a_lab(stack):
-    api = stack.api()
+def test_a_user_with_no_identity_never_gets_a_lab(devlab):
+    api = devlab.api()
     api.ensure_user("zed")  # created by an admin, unknown to the provider, never logged in
     reply = api.request("POST", "/hub/api/users/zed/server")
     if reply.status_code in (201, 202):  # the failure may land after the API answered
@@ -78,38 +85,38 @@ def test_a_user_with_no_identity_never_gets_a_lab(stack):
     assert not client.containers.list(all=True, filters={"label": "devlab.user=zed"})
 
 
-def test_allowed_organizations_refuse_outsiders(stack, tmp_path):
+def test_allowed_organizations_refuse_outsiders(devlab, tmp_path):
     restricted = variant_config(tmp_path, allowed_organizations=["devlab-devs"], admin_users=[])
-    stack.cli("up", "--port", str(stack.port), "--config", str(restricted))
+    devlab.cli("up", "--port", str(devlab.port), "--config", str(restricted))
     with pytest.raises(LoginError, match="hub refused bob"):
-        github_mock_login(stack.hub_url, "bob")
-    github_mock_login(stack.hub_url, "alice")
+        github_mock_login(devlab.hub_url, "bob")
+    github_mock_login(devlab.hub_url, "alice")
 
 
-def test_firstuse_password_and_a_uid_kept_across_restarts(stack, tmp_path):
+def test_firstuse_password_and_a_uid_kept_across_restarts(devlab, tmp_path):
     firstuse = variant_config(tmp_path, provider="firstuse", admin_users=["alice"])
-    stack.cli("up", "--port", str(stack.port), "--config", str(firstuse))
+    devlab.cli("up", "--port", str(devlab.port), "--config", str(firstuse))
 
-    firstuse_login(stack.hub_url, "dave", "correct horse battery")
+    firstuse_login(devlab.hub_url, "dave", "correct horse battery")
     with pytest.raises(LoginError, match="refused dave"):
-        firstuse_login(stack.hub_url, "dave", "wrong password!")
-    session = firstuse_login(stack.hub_url, "dave", "correct horse battery")
-    open_lab(session, stack.hub_url, "dave")
-    first = lab_exec(stack, "dave", ["id"])
+        firstuse_login(devlab.hub_url, "dave", "wrong password!")
+    session = firstuse_login(devlab.hub_url, "dave", "correct horse battery")
+    open_lab(session, devlab.hub_url, "dave")
+    first = lab_exec(devlab, "dave", ["id"])
     assert first.startswith("uid=4000000(dave) gid=4000000(dave)")
     assert "4100000(workshop)" in first
 
-    api = stack.api()
+    api = devlab.api()
     api.stop_server("dave")
     api.wait_stopped("dave")
-    firstuse_login(stack.hub_url, "erin", "another password")  # a uid at her first spawn
+    firstuse_login(devlab.hub_url, "erin", "another password")  # a uid at her first spawn
 
-    stack.cli("down")
-    stack.cli("up", "--port", str(stack.port), "--config", str(firstuse))
-    api = stack.api()
+    devlab.cli("down")
+    devlab.cli("up", "--port", str(devlab.port), "--config", str(firstuse))
+    api = devlab.api()
     api.start_server("dave")
     api.wait_ready("dave")
-    assert lab_exec(stack, "dave", ["id", "-u"]) == "4000000"
+    assert lab_exec(devlab, "dave", ["id", "-u"]) == "4000000"
     api.start_server("erin")
     api.wait_ready("erin")
-    assert lab_exec(stack, "erin", ["id", "-u"]) == "4000001"
+    assert lab_exec(devlab, "erin", ["id", "-u"]) == "4000001"

@@ -11,27 +11,27 @@ import pytest
 PAYLOAD = "devlab persistence check\n" * 1000
 
 
-def lab(stack, user: str):
+def lab(devlab, user: str):
     client = docker.from_env()
     (container,) = client.containers.list(
-        filters={"label": [f"devlab.stack={stack.name}", f"devlab.user={user}"]}
+        filters={"label": [f"devlab.stack={devlab.name}", f"devlab.user={user}"]}
     )
     return container
 
 
-def sh(stack, user: str, script: str) -> tuple[int, str]:
-    result = lab(stack, user).exec_run(["sh", "-c", script])
+def sh(devlab, user: str, script: str) -> tuple[int, str]:
+    result = lab(devlab, user).exec_run(["sh", "-c", script])
     return result.exit_code, result.output.decode()
 
 
-def ok(stack, user: str, script: str) -> str:
-    code, output = sh(stack, user, script)
+def ok(devlab, user: str, script: str) -> str:
+    code, output = sh(devlab, user, script)
     assert code == 0, f"{user}: {script!r} failed: {output}"
     return output.strip()
 
 
-def start(stack, *users: str) -> None:
-    api = stack.api()
+def start(devlab, *users: str) -> None:
+    api = devlab.api()
     for user in users:
         api.ensure_user(user)
         if api.server(user) is None:
@@ -40,8 +40,8 @@ def start(stack, *users: str) -> None:
         api.wait_ready(user)
 
 
-def stop(stack, *users: str) -> None:
-    api = stack.api()
+def stop(devlab, *users: str) -> None:
+    api = devlab.api()
     for user in users:
         api.stop_server(user)
     for user in users:
@@ -49,13 +49,13 @@ def stop(stack, *users: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def labs(stack):
-    start(stack, "alice", "bob", "carol")
-    return stack
+def labs(devlab):
+    start(devlab, "alice", "bob", "carol")
+    return devlab
 
 
-def test_storage_mode_is_reported(stack):
-    status = stack.status()
+def test_storage_mode_is_reported(devlab):
+    status = devlab.status()
     assert status["storage_mode"] in ("nfs", "volume")
 
 
@@ -83,8 +83,8 @@ def test_org_members_share_project_space_and_others_cannot_enter(labs):
     assert "Permission denied" in output
 
 
-def checksum(stack) -> str:
-    return ok(stack, "alice", "sha256sum /home/alice/data.txt").split()[0]
+def checksum(devlab) -> str:
+    return ok(devlab, "alice", "sha256sum /home/alice/data.txt").split()[0]
 
 
 def test_files_survive_lab_restart_hub_restart_and_down_up(labs, tmp_path):
@@ -128,9 +128,10 @@ def test_export_homes_keeps_owners_and_modes(labs, tmp_path):
         assert (home.uid, home.gid, home.mode & 0o7777) == (7000001, 7000001, 0o700)
         data = members["alice/data.txt"]
         assert data.uid == 7000001
-        assert hashlib.sha256(tar.extractfile(data).read()).hexdigest() == hashlib.sha256(
-            PAYLOAD.encode()
-        ).hexdigest()
+        assert (
+            hashlib.sha256(tar.extractfile(data).read()).hexdigest()
+            == hashlib.sha256(PAYLOAD.encode()).hexdigest()
+        )
 
 
 def _tar_of(path) -> bytes:

@@ -13,29 +13,29 @@ import requests
 from devlab.stack.engine import leftovers
 
 
-def test_up_is_healthy_and_prints_the_hub_url(stack):
-    status = stack.status()
-    assert status["hub_url"] == stack.hub_url
+def test_up_is_healthy_and_prints_the_hub_url(devlab):
+    status = devlab.status()
+    assert status["hub_url"] == devlab.hub_url
     for service in ("hub", "proxy"):
         assert status["services"][service] == {"state": "running", "health": "healthy"}
-    assert requests.get(f"{stack.hub_url}hub/api/", timeout=10).status_code == 200
+    assert requests.get(f"{devlab.hub_url}hub/api/", timeout=10).status_code == 200
 
 
-def test_up_again_changes_nothing_and_is_quick(stack):
+def test_up_again_changes_nothing_and_is_quick(devlab):
     client = docker.from_env()
     before = {
         c.name: c.id
         for c in client.containers.list(
-            filters={"label": f"com.docker.compose.project={stack.name}"}
+            filters={"label": f"com.docker.compose.project={devlab.name}"}
         )
     }
     started = time.monotonic()
-    result = stack.cli("up", "--port", str(stack.port))
+    result = devlab.cli("up", "--port", str(devlab.port))
     elapsed = time.monotonic() - started
     after = {
         c.name: c.id
         for c in client.containers.list(
-            filters={"label": f"com.docker.compose.project={stack.name}"}
+            filters={"label": f"com.docker.compose.project={devlab.name}"}
         )
     }
     assert after == before
@@ -43,17 +43,17 @@ def test_up_again_changes_nothing_and_is_quick(stack):
     assert elapsed < 60, f"idempotent up took {elapsed:.1f} s"
 
 
-def test_secrets_are_private_and_never_printed(stack):
-    state = stack.status()["state_dir"]
-    result = stack.cli("up", "--port", str(stack.port))
-    token = stack.cli("token").stdout.strip()
+def test_secrets_are_private_and_never_printed(devlab):
+    state = devlab.status()["state_dir"]
+    result = devlab.cli("up", "--port", str(devlab.port))
+    token = devlab.cli("token").stdout.strip()
     assert token not in result.stdout + result.stderr
     for path in (Path(state) / "secrets").iterdir():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
 
 
-def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(stack):
-    api = stack.api()
+def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(devlab):
+    api = devlab.api()
     api.ensure_user("alice")
     api.start_server("alice")
     api.wait_ready("alice")
@@ -64,17 +64,17 @@ def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(stack):
 
     client = docker.from_env()
     (lab,) = client.containers.list(
-        filters={"label": [f"devlab.stack={stack.name}", "devlab.user=alice"]}
+        filters={"label": [f"devlab.stack={devlab.name}", "devlab.user=alice"]}
     )
     assert lab.attrs["Config"]["User"] == "7000001:7000001"
     uid = lab.exec_run(["id", "-u"]).output.decode().strip()
     assert uid == "7000001"
-    assert stack.status()["labs"][0]["user"] == "alice"
+    assert devlab.status()["labs"][0]["user"] == "alice"
 
     # The hub is down: the lab keeps its route through the proxy and keeps running.
     (hub,) = client.containers.list(
         filters={
-            "label": [f"com.docker.compose.project={stack.name}", "com.docker.compose.service=hub"]
+            "label": [f"com.docker.compose.project={devlab.name}", "com.docker.compose.service=hub"]
         }
     )
     hub.stop(timeout=10)
@@ -95,29 +95,29 @@ def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(stack):
 
     api.stop_server("alice")
     api.wait_stopped("alice")
-    assert not client.containers.list(all=True, filters={"label": f"devlab.stack={stack.name}"})
+    assert not client.containers.list(all=True, filters={"label": f"devlab.stack={devlab.name}"})
 
 
-def test_down_removes_labs_found_by_label_and_keeps_nothing_behind(stack):
-    api = stack.api()
+def test_down_removes_labs_found_by_label_and_keeps_nothing_behind(devlab):
+    api = devlab.api()
     api.ensure_user("bob")
     api.start_server("bob")
     api.wait_ready("bob")
 
-    stack.cli("down")
+    devlab.cli("down")
     client = docker.from_env()
-    assert leftovers(client, stack.name) == []
+    assert leftovers(client, devlab.name) == []
     volumes = {
         v.name
-        for v in client.volumes.list(filters={"label": f"com.docker.compose.project={stack.name}"})
+        for v in client.volumes.list(filters={"label": f"com.docker.compose.project={devlab.name}"})
     }
-    assert f"{stack.name}_homes" in volumes, "plain down must keep the homes"
+    assert f"{devlab.name}_homes" in volumes, "plain down must keep the homes"
 
-    stack.cli("up", "--port", str(stack.port))  # the module fixture expects a running stack
+    devlab.cli("up", "--port", str(devlab.port))  # the module fixture expects a running devlab
 
 
-def test_deleting_volumes_needs_confirmation(stack):
-    result = stack.cli("down", "--volumes", check=False)
+def test_deleting_volumes_needs_confirmation(devlab):
+    result = devlab.cli("down", "--volumes", check=False)
     assert result.returncode == 1
     assert "--yes" in result.stderr
-    assert stack.status()["services"]["hub"]["state"] == "running"
+    assert devlab.status()["services"]["hub"]["state"] == "running"

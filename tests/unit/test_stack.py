@@ -70,12 +70,13 @@ def test_secrets_are_private_generated_once_and_kept(tmp_path):
 
 def test_env_file_round_trips_and_is_private(tmp_path):
     s = settings(tmp_path)
-    values = compose_env(s, hub_image="h:1", lab_image="l:1", ca_bundle=tmp_path / "ca.pem")
+    values = compose_env(s, images={"hub": "h:1", "lab": "l:1"}, ca_bundle=tmp_path / "ca.pem")
     path = tmp_path / "compose.env"
     write_env_file(path, values)
     assert read_env_file(path) == values
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert values["DEVLAB_BIND"] == "127.0.0.1"
+    assert (values["DEVLAB_HUB_IMAGE"], values["DEVLAB_LAB_IMAGE"]) == ("h:1", "l:1")
     assert read_env_file(tmp_path / "absent.env") is None
 
 

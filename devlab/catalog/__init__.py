@@ -1,0 +1,48 @@
+"""The lab-image catalog: which images and sizes users may start, and keeping them pulled.
+
+The hub builds a `Menu` from the config and the prepuller's state file, renders it as the
+spawn form and checks every choice against it; the prepuller (`python -m devlab.catalog`)
+keeps the menu's images on this machine and publishes what it did in that file.
+"""
+
+from devlab.catalog.form import options_from_form, render_form
+from devlab.catalog.menu import (
+    Choice,
+    ChoiceError,
+    Menu,
+    MenuImage,
+    build_menu,
+    size_host_config,
+    validate_choice,
+)
+from devlab.catalog.models import (
+    CatalogConfig,
+    CatalogImage,
+    ImageSource,
+    LabSize,
+    PrepullConfig,
+    TagPatterns,
+)
+from devlab.catalog.state import CatalogState, ImageRecord, read_state, write_state
+
+__all__ = [
+    "CatalogConfig",
+    "CatalogImage",
+    "CatalogState",
+    "Choice",
+    "ChoiceError",
+    "ImageRecord",
+    "ImageSource",
+    "LabSize",
+    "Menu",
+    "MenuImage",
+    "PrepullConfig",
+    "TagPatterns",
+    "build_menu",
+    "options_from_form",
+    "read_state",
+    "render_form",
+    "size_host_config",
+    "validate_choice",
+    "write_state",
+]

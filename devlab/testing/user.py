@@ -1,0 +1,69 @@
+"""A logged-in user: their browser session, their API token, their server."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from devlab.testing.hub_api import HubAPI, HubAPIError
+from devlab.testing.lab import Lab
+
+if TYPE_CHECKING:
+    from devlab.testing.session import DevlabSession
+
+
+class SpawnError(RuntimeError):
+    """A lab did not start; the message carries the hub's spawn log for that user."""
+
+
+class User:
+    def __init__(self, devlab: DevlabSession, name: str, browser: requests.Session) -> None:
+        self.devlab = devlab
+        self.name = name
+        self.browser = browser  # holds the hub's login cookie, as a browser would
+        token = devlab.admin.request(
+            "POST",
+            f"/hub/api/users/{name}/tokens",
+            json={"note": "devlab pytest plugin", "expires_in": 24 * 3600},
+        )
+        if token.status_code != 201:
+            raise HubAPIError(f"could not make a token for {name}: {token.text[:300]}")
+        self.token_id = token.json()["id"]
+        # The user's own token: what it may do is what the user may do.
+        self.api = HubAPI(devlab.hub_url, token.json()["token"])
+
+    def spawn(self, image: str | None = None, size: str | None = None, timeout: float = 180) -> Lab:
+        """Start this user's server with the choices the spawn form offers, and wait for it."""
+        options: dict[str, Any] = {}
+        if image is not None:
+            options["image"] = image
+        if size is not None:
+            options["size"] = size
+        reply = self.api.request("POST", f"/hub/api/users/{self.name}/server", json=options)
+        if reply.status_code not in (201, 202):
+            raise SpawnError(self._explain(f"the hub refused: {reply.status_code} {reply.text}"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.api.server(self.name)
+            if server is None:
+                raise SpawnError(self._explain("the server stopped while starting"))
+            if server.get("ready"):
+                token = self.api.session.headers["Authorization"].split()[-1]
+                return Lab(self.devlab.hub_url, self.name, token, stop=self.stop_server)
+            time.sleep(0.2)
+        raise SpawnError(self._explain(f"not ready after {timeout:.0f} s"))
+
+    def stop_server(self) -> None:
+        self.api.stop_server(self.name)
+        self.api.wait_stopped(self.name)
+
+    def logout(self) -> None:
+        """End the browser session and revoke the API token."""
+        self.browser.get(f"{self.devlab.hub_url}hub/logout", timeout=30)
+        self.devlab.admin.request("DELETE", f"/hub/api/users/{self.name}/tokens/{self.token_id}")
+
+    def _explain(self, what: str) -> str:
+        log = self.devlab.spawn_log(self.name)
+        return f"{self.name}'s lab did not start: {what}\n--- spawn log ---\n{log}"

@@ -1,0 +1,131 @@
+"""The pytest plugin's API against the session's real stack, and a whole run from outside."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+import nbformat
+import pytest
+
+from devlab.stack import engine
+from devlab.testing.lab import NotebookError
+from devlab.testing.session import purge_crashed_runs
+from devlab.testing.user import SpawnError
+
+REPO = Path(__file__).resolve().parents[2]
+pytest_plugins = ["pytester"]
+
+
+def test_two_users_work_in_parallel(devlab):
+    def session(name: str) -> tuple[str, str]:
+        lab = devlab.login(name).spawn()
+        lab.write_file("hello.txt", f"hello from {name}\n")
+        result = lab.execute("import os; print(os.getuid(), open('hello.txt').read().strip())")
+        assert result.ok, result.error
+        lab.stop()
+        return name, result.stdout.strip()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = dict(pool.map(session, ["alice", "bob"]))
+    assert outcomes == {
+        "alice": "7000001 hello from alice",
+        "bob": "7000002 hello from bob",
+    }
+
+
+def test_execute_reports_results_streams_and_errors(devlab):
+    lab = devlab.login("alice").spawn()
+    ok = lab.execute("import sys; print('out'); print('err', file=sys.stderr); 1 + 1")
+    assert (ok.stdout, ok.stderr, ok.result, ok.error) == ("out\n", "err\n", "2", None)
+    failed = lab.execute("1 / 0")
+    assert failed.error["ename"] == "ZeroDivisionError"
+    assert any("1 / 0" in line for line in failed.error["traceback"])
+    lab.write_file("bytes.bin", b"\x00\x01devlab")
+    assert lab.read_file("bytes.bin", binary=True) == b"\x00\x01devlab"
+    lab.stop()
+
+
+def test_a_failing_notebook_names_its_cell(devlab):
+    lab = devlab.login("bob").spawn()
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("raise ValueError('boom')"),
+        ]
+    )
+    with pytest.raises(NotebookError) as info:
+        lab.run_notebook(notebook)
+    assert info.value.cell_index == 1
+    assert "raise ValueError('boom')" in info.value.source
+    assert "ValueError" in info.value.traceback
+    lab.stop()
+
+
+def test_a_lab_that_cannot_start_fails_fast_with_the_reason(devlab):
+    user = devlab.login("carol")
+    started = time.monotonic()
+    with pytest.raises(SpawnError) as info:
+        user.spawn(image="devlab/no-such-image:never")
+    assert time.monotonic() - started < 30
+    assert "no-such-image" in str(info.value)
+    assert not docker.from_env().containers.list(all=True, filters={"label": "devlab.user=carol"})
+    # The refused choice is not kept as carol's default: a plain start works.
+    user.spawn().stop()
+
+
+def test_crashed_runs_are_cleaned_at_the_next_start(devlab):
+    client = docker.from_env()
+    ghost = "devlab-pytest-999999999-deadbeef"  # no such pid
+    network = client.networks.create(f"{ghost}_default")
+    image = devlab.status()["hub_image"]
+    container = client.containers.create(
+        image, ["true"], labels={"com.docker.compose.project": ghost}, network=network.name
+    )
+    assert ghost in purge_crashed_runs()
+    assert engine.leftovers(client, ghost) == []
+    with pytest.raises(docker.errors.NotFound):
+        container.reload()
+
+
+def test_a_downstream_run_reports_logs_on_failure_and_leaves_nothing(pytester, devlab, monkeypatch):
+    # pytester gives the run a fresh HOME; the Compose plugin lives in the real one.
+    real_home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    monkeypatch.setenv("DOCKER_CONFIG", os.environ.get("DOCKER_CONFIG", str(real_home / ".docker")))
+    pytester.copy_example(str(REPO / "examples" / "downstream" / "test_lab_image.py"))
+    pytester.makepyfile(
+        test_failing="""
+        def test_fails(devlab):
+            devlab.login("alice")
+            assert False, "on purpose"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--devlab-project-dir", str(REPO), "-p", "no:cacheprovider", timeout=900
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*on purpose*", "*devlab hub log*", "*devlab proxy log*"])
+    client = docker.from_env()
+    leftovers = [
+        c.name
+        for c in client.containers.list(all=True)
+        if c.labels.get("com.docker.compose.project", "").startswith("devlab-pytest-")
+        and c.labels.get("com.docker.compose.project") != devlab.name
+    ]
+    assert leftovers == []
+    networks = [
+        n.name
+        for n in client.networks.list()
+        if n.name.startswith("devlab-pytest-") and not n.name.startswith(devlab.name)
+    ]
+    assert networks == []
+    volumes = [
+        v.name
+        for v in client.volumes.list()
+        if v.name.startswith("devlab-pytest-") and not v.name.startswith(devlab.name)
+    ]
+    assert volumes == []
