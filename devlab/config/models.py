@@ -191,8 +191,48 @@ class AuthConfig(_Strict):
         return self
 
 
+class TutorialsConfig(_Strict):
+    """Standard notebooks refreshed into every lab at start (nbgitpuller keeps user edits)."""
+
+    repository: str = Field(
+        description=(
+            "A git URL, or an absolute path on the machine running devlab to a local "
+            "repository (mounted read-only into labs; works offline)."
+        )
+    )
+    branch: str = Field(default="main", description="Branch to follow.")
+    directory: str = Field(
+        default="notebooks/tutorials", description="Where in each home the copy lives."
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _url_or_absolute(cls, value: str) -> str:
+        if "://" not in value and not value.startswith("git@") and not value.startswith("/"):
+            raise ValueError(
+                f"{value!r} is neither a git URL nor an absolute path; write the full path "
+                "of the local repository"
+            )
+        return value
+
+    @field_validator("directory")
+    @classmethod
+    def _inside_home(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError(f"{value!r} must be a relative path inside the home")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.repository.startswith("/")
+
+
 class LabConfig(_Strict):
     """How each user's JupyterLab container runs."""
+
+    tutorials: TutorialsConfig | None = Field(
+        default=None, description="Standard notebooks refreshed into each lab at start."
+    )
 
     image: str | None = Field(
         default=None,

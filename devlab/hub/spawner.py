@@ -36,6 +36,7 @@ from devlab.storage.engine import ensure_nfs_volume
 from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 
 LABEL_USER = "devlab.user"
+TUTORIALS_SOURCE = "/srv/devlab/tutorials.git"  # where a local tutorials repo is mounted
 LABEL_STACK = "devlab.stack"
 
 
@@ -87,6 +88,12 @@ class DevlabSpawner(DockerSpawner):
     )
     fallback_image = Unicode(
         config=True, help="The locally built lab image, offered when nothing else is pulled."
+    )
+    tutorials = AnyTrait(
+        None,
+        allow_none=True,
+        config=True,
+        help="devlab's TutorialsConfig: the notebooks the lab refreshes at start, or None.",
     )
     lab_host_config = Dict(
         config=True,
@@ -228,6 +235,18 @@ class DevlabSpawner(DockerSpawner):
     def _configure_for(self, identity: Identity) -> None:
         """Set this spawner's container settings from the identity (one spawner per server)."""
         self.volumes = lab_volumes(self.stack_name, self.storage_mode)
+        tutorials_env = {}
+        if self.tutorials is not None:
+            repository = self.tutorials.repository
+            if self.tutorials.is_local:
+                # A host path: the engine bind-mounts it read-only; the lab clones from it.
+                self.volumes[repository] = {"bind": TUTORIALS_SOURCE, "mode": "ro"}
+                repository = TUTORIALS_SOURCE
+            tutorials_env = {
+                "DEVLAB_TUTORIALS_REPO": repository,
+                "DEVLAB_TUTORIALS_BRANCH": self.tutorials.branch,
+                "DEVLAB_TUTORIALS_DIR": self.tutorials.directory,
+            }
         self.notebook_dir = identity.home
         self.extra_create_kwargs = {
             "user": f"{identity.uid}:{identity.gid}",
@@ -255,6 +274,7 @@ class DevlabSpawner(DockerSpawner):
             "HOME": identity.home,
             "USER": identity.username,
             "LOGNAME": identity.username,
+            **tutorials_env,
         }
 
 

@@ -131,6 +131,7 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.DevlabSpawner.image = config.lab.image or hub_env.lab_image
     c.DevlabSpawner.fallback_image = config.lab.image or hub_env.lab_image
     c.DevlabSpawner.catalog = config.catalog
+    c.DevlabSpawner.tutorials = config.lab.tutorials
     c.DevlabSpawner.options_form = menu_form
     c.DevlabSpawner.options_from_form = options_from_form
     # Images from the menu's "other" list are pulled at start; the prepuller keeps the
