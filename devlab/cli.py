@@ -9,7 +9,7 @@ from pathlib import Path
 
 from devlab import __version__
 from devlab.config import ConfigError
-from devlab.stack import lifecycle
+from devlab.stack import lab_images, lifecycle
 from devlab.stack.compose import ComposeError
 from devlab.stack.engine import EngineError
 from devlab.stack.secrets import SecretError
@@ -61,6 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("token", parents=[common], help="print an admin-scoped hub API token")
 
+    # Stack options go on the actions only: argparse lets a subparser's defaults
+    # overwrite what its parent parsed.
+    images = sub.add_parser("images", help="the image menu and its state")
+    images_sub = images.add_subparsers(dest="images_command", metavar="ACTION")
+    images_sub.add_parser("list", parents=[common], help="the menu's images and their state")
+    images_sub.add_parser("build", parents=[common], help="rebuild devlab's lab image")
+    push = images_sub.add_parser(
+        "push", parents=[common], help="push the lab image into the local registry"
+    )
+    push.add_argument(
+        "--tag",
+        action="append",
+        dest="tags",
+        help="tag to push (repeatable) [recommended, this week's weekly, today's daily]",
+    )
+
     export = sub.add_parser(
         "export-homes", parents=[common], help="write homes to a .tar.gz (owners and modes kept)"
     )
@@ -71,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> StackSettings:
     settings = resolve_settings(
-        stack=args.stack,
-        project_dir=args.project_dir,
+        stack=getattr(args, "stack", None),
+        project_dir=getattr(args, "project_dir", None),
         config=getattr(args, "config", None),
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
@@ -121,6 +137,16 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  lab {lab['user']:<6} {lab['state']}")
     elif args.command == "token":
         print(lifecycle.admin_token(settings))
+    elif args.command == "images":
+        action = args.images_command or "list"
+        if action == "list":
+            print(lab_images.table(lifecycle.status(settings)["images"]))
+        elif action == "build":
+            for ref in lab_images.build(settings):
+                print(f"Built {ref}")
+        elif action == "push":
+            for ref in lab_images.push(settings, args.tags):
+                print(f"Pushed {ref}")
     elif args.command == "export-homes":
         out = lifecycle.export_homes(settings, Path(args.out), user=args.user)
         print(f"Wrote {out} ({out.stat().st_size} bytes)")

@@ -247,7 +247,7 @@ class PrepullConfig(_Strict):
     """The prepuller: keeps the menu's images on this machine so labs start fast."""
 
     interval_seconds: int = Field(
-        default=600, ge=10, description="Seconds between checks of the registries."
+        default=600, ge=2, description="Seconds between checks of the registries."
     )
     remove_unlisted: bool = Field(
         default=True,

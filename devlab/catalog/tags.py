@@ -223,3 +223,10 @@ def reference_display_name(ref: str) -> str:
     if parsed is None or parsed.kind is Kind.OTHER:
         return ref
     return parsed.display_name
+
+
+def tags_for_day(day: datetime.date, recommended: str = "recommended") -> tuple[str, ...]:
+    """The tags a site's build of `day` would carry: the recommended alias, that week's
+    weekly and that day's daily, in the default naming (`w_2026_48`, `d_2026_11_26`)."""
+    year, week, _ = day.isocalendar()
+    return (recommended, f"w_{year}_{week:02d}", f"d_{day.year}_{day.month:02d}_{day.day:02d}")

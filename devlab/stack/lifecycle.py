@@ -42,7 +42,7 @@ class UpResult:
     created_secrets: list[str] = field(default_factory=list)
 
 
-def _prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, str], list[str]]:
+def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, str], list[str]]:
     """Generate secrets, compute image tags and write compose.env."""
     created = ensure_secrets(settings.secrets_dir)
     if config.auth.github is not None and config.auth.provider == "github":
@@ -114,7 +114,7 @@ def _storage_mode(settings: StackSettings, config: DevlabConfig, hub_image: str)
 def up(settings: StackSettings, say: Say = print) -> UpResult:
     check_compose()
     config = load_config(settings.config_path)  # raises ConfigError naming file and line
-    values, created = _prepare(settings, config)
+    values, created = prepare(settings, config)
     built = build_missing(settings, values, say)
     mode, reason = _storage_mode(settings, config, values["DEVLAB_HUB_IMAGE"])
     values["DEVLAB_STORAGE_MODE"] = mode

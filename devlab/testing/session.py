@@ -66,6 +66,7 @@ class DevlabSession:
                 DEVLAB_HTTP_PORT=str(_free_port()),
                 DEVLAB_OAUTH_PORT=str(_free_port()),
                 DEVLAB_NFS_PORT=str(_free_port()),
+                DEVLAB_REGISTRY_PORT=str(_free_port()),
             )
         base["DEVLAB_STACK"] = self.name
         if config:

@@ -202,3 +202,13 @@ def test_memory_strings_and_defaults():
 def test_invalid_config_is_refused_with_reason(data, message):
     with pytest.raises(ValidationError, match=message):
         CatalogConfig.model_validate(data)
+
+
+def test_a_days_build_tags_parse_as_its_weekly_and_daily():
+    import datetime
+
+    from devlab.catalog.tags import Kind, parse_tag, tags_for_day
+
+    tags = tags_for_day(datetime.date(2026, 11, 26))
+    assert tags == ("recommended", "w_2026_48", "d_2026_11_26")
+    assert [parse_tag(t).kind for t in tags[1:]] == [Kind.WEEKLY, Kind.DAILY]

@@ -1,0 +1,78 @@
+"""`devlab images`: the menu's state, building devlab's lab image, filling the local registry."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+from devlab.catalog.tags import tags_for_day
+from devlab.config import load_config
+from devlab.stack import engine, lifecycle
+from devlab.stack.compose import run_compose
+from devlab.stack.settings import StackSettings
+
+LOCAL_REPOSITORY = "devlab/lab"  # the repository name the lab image gets in the registry
+
+
+def build(settings: StackSettings, services: Sequence[str] = ("lab",)) -> list[str]:
+    """Rebuild devlab's images (the lab image by default), even when present."""
+    config = load_config(settings.config_path)
+    values, _ = lifecycle.prepare(settings, config)
+    result = run_compose(settings, [*lifecycle.ALL_PROFILES, "build", *services])
+    if result.returncode != 0:
+        raise lifecycle.StackError(f"building {', '.join(services)} failed (output above)")
+    return [values[f"DEVLAB_{s.upper()}_IMAGE"] for s in services]
+
+
+def push(
+    settings: StackSettings, tags: Sequence[str] | None = None, day: datetime.date | None = None
+) -> list[str]:
+    """Tag the stack's lab image into the local registry and push it; returns the refs.
+
+    By default it is pushed as today's build would be (recommended, the week's weekly,
+    the day's daily), so a machine with no outside registry exercises the whole
+    prepull loop.
+    """
+    values = lifecycle.require_env(settings)
+    if "registry" not in values.get("COMPOSE_PROFILES", "").split(","):
+        raise lifecycle.StackError(
+            "the local registry is not running: set `local_registry: true` in "
+            "config/devlab.yaml and run `devlab up`"
+        )
+    client = engine.connect()
+    image = client.images.get(values["DEVLAB_LAB_IMAGE"])
+    repository = f"{settings.registry_host}/{LOCAL_REPOSITORY}"
+    pushed = []
+    for tag in tags or tags_for_day(day or datetime.date.today()):
+        image.tag(repository, tag)
+        for line in client.images.push(repository, tag, stream=True, decode=True):
+            if "error" in line:
+                raise lifecycle.StackError(f"pushing {repository}:{tag} failed: {line['error']}")
+        pushed.append(f"{repository}:{tag}")
+    return pushed
+
+
+def table(images: list[dict] | None) -> str:
+    """The prepuller's view of the menu, for people."""
+    if not images:
+        return "No image state yet: the prepuller publishes it shortly after `devlab up`."
+    rows = [("IMAGE", "ROLE", "STATUS", "SIZE", "REFERENCE")]
+    for record in images:
+        size = record.get("size_bytes")
+        status = record["status"] + (f" ({record['reason']})" if record.get("reason") else "")
+        rows.append(
+            (
+                record["display_name"],
+                record["role"],
+                status,
+                f"{size / 2**20:.0f} MiB" if size else "-",
+                record["ref"],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        + "  "
+        + row[4]
+        for row in rows
+    )
