@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import yaml
+
 from devlab import __version__
-from devlab.config import ConfigError
-from devlab.stack import lab_images, lifecycle
-from devlab.stack.compose import ComposeError
+from devlab.config import ConfigError, load_config
+from devlab.hubapi import HubAPIError
+from devlab.identity.roster import RosterError, parse_roster
+from devlab.stack import doctor, lab_images, lifecycle, users
+from devlab.stack.compose import ComposeError, run_compose
 from devlab.stack.engine import EngineError
 from devlab.stack.secrets import SecretError
 from devlab.stack.settings import SettingsError, StackSettings, resolve_settings
+from devlab.stack.summary import render_up
 
 EXPECTED_ERRORS = (
     ConfigError,
     ComposeError,
     EngineError,
+    HubAPIError,
+    RosterError,
     SecretError,
     SettingsError,
     lifecycle.StackError,
@@ -29,6 +37,7 @@ def _stack_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--stack", help="stack (Compose project) name [DEVLAB_STACK, devlab]")
     common.add_argument("--project-dir", help="devlab checkout holding compose.yaml")
+    common.add_argument("--quiet", "-q", action="store_true", help="print only results")
     return common
 
 
@@ -40,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _stack_options()
 
-    up = sub.add_parser("up", parents=[common], help="build what is missing and start the stack")
+    up = sub.add_parser("up", parents=[common], help="check, build what is missing, start")
     up.add_argument("--config", help="platform config [config/devlab.yaml]")
+    up.add_argument("--profile", help="a profile from the config, e.g. workshop")
     up.add_argument("--port", type=int, help="hub port on the host [DEVLAB_HTTP_PORT, 8000]")
     up.add_argument(
         "--oauth-port", type=int, help="mock GitHub port on the host [DEVLAB_OAUTH_PORT, 8090]"
@@ -50,16 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--registry-port", type=int, help="local registry port [DEVLAB_REGISTRY_PORT, 5000]"
     )
-    up.add_argument("--bind", help="host address to publish on [127.0.0.1]")
+    up.add_argument("--bind", help="host address to publish on [127.0.0.1]; others need TLS")
+    up.add_argument("--public-host", help="the name participants use to reach this machine")
+    up.add_argument("--tls-cert", help="TLS certificate (PEM) for --bind beyond loopback")
+    up.add_argument("--tls-key", help="its private key (PEM)")
+    up.add_argument(
+        "--tls-self-signed", action="store_true", help="have devlab make a TLS certificate"
+    )
 
     down = sub.add_parser("down", parents=[common], help="stop the stack and every lab")
     down.add_argument("--volumes", action="store_true", help="also delete homes and hub data")
     down.add_argument("--yes", action="store_true", help="confirm --volumes without asking")
+    reset = sub.add_parser("reset", parents=[common], help="down, deleting every volume")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     status = sub.add_parser("status", parents=[common], help="services, health and labs")
     status.add_argument("--json", action="store_true", help="one JSON object")
-
+    logs = sub.add_parser("logs", parents=[common], help="service logs")
+    logs.add_argument("service", nargs="?", help="hub, proxy, oauth, nfs, prepuller ...")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--tail", default="200", help="lines from the end [200, or all]")
     sub.add_parser("token", parents=[common], help="print an admin-scoped hub API token")
+    check = sub.add_parser("doctor", parents=[common], help="check this machine for devlab")
+    check.add_argument("--json", action="store_true", help="one JSON object")
+
+    config = sub.add_parser("config", help="the platform config")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    show = config_sub.add_parser("show", parents=[common], help="the config after defaults")
+    show.add_argument("--config", help="platform config [config/devlab.yaml]")
+    show.add_argument("--profile", help="a profile from the config")
 
     # Stack options go on the actions only: argparse lets a subparser's defaults
     # overwrite what its parent parsed.
@@ -77,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="tag to push (repeatable) [recommended, this week's weekly, today's daily]",
     )
 
+    people = sub.add_parser("users", help="hub accounts (workshops)")
+    people_sub = people.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    load = people_sub.add_parser("import", parents=[common], help="create users from a CSV file")
+    load.add_argument("file", help="CSV: username[,admin][,group] per line")
+    people_sub.add_parser("list", parents=[common], help="users, groups and their servers")
+
     export = sub.add_parser(
         "export-homes", parents=[common], help="write homes to a .tar.gz (owners and modes kept)"
     )
@@ -90,13 +125,22 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         stack=getattr(args, "stack", None),
         project_dir=getattr(args, "project_dir", None),
         config=getattr(args, "config", None),
+        profile=getattr(args, "profile", None),
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
         nfs_port=getattr(args, "nfs_port", None),
         registry_port=getattr(args, "registry_port", None),
         bind=getattr(args, "bind", None),
+        public_host=getattr(args, "public_host", None),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
+        tls_self_signed=getattr(args, "tls_self_signed", False),
     )
-    return settings if args.command == "up" else lifecycle.as_brought_up(settings)
+    return (
+        settings
+        if args.command in ("up", "config", "doctor")
+        else lifecycle.as_brought_up(settings)
+    )
 
 
 def _confirm(question: str) -> bool:
@@ -105,39 +149,75 @@ def _confirm(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """Progress lines go to stderr (and nowhere with --quiet), so stdout stays parseable."""
+    if getattr(args, "quiet", False):
+        return lambda line: None
+    return lambda line: print(line, file=sys.stderr, flush=True)
+
+
+def _down(settings: StackSettings, args: argparse.Namespace, volumes: bool) -> int:
+    if (
+        volumes
+        and not args.yes
+        and not _confirm(f"Delete every home and the hub database of stack {settings.name!r}?")
+    ):
+        print(
+            "Nothing deleted: deleting volumes needs confirmation; pass --yes to confirm.",
+            file=sys.stderr,
+        )
+        return 1
+    lifecycle.down(settings, volumes=volumes, say=_progress(args))
+    print(f"devlab stack {settings.name!r} is down" + (", volumes deleted" if volumes else ""))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if args.command == "up":
-        result = lifecycle.up(settings)
-        print(f"devlab stack {settings.name!r} is up: {result.hub_url}")
-        print(f"Storage: {result.storage_mode} ({result.storage_reason})")
-        print("Admin API token: `devlab token`. Stop with `devlab down`.")
-    elif args.command == "down":
-        if (
-            args.volumes
-            and not args.yes
-            and not _confirm(f"Delete every home and the hub database of stack {settings.name!r}?")
-        ):
-            print("Nothing deleted: pass --yes to delete volumes.", file=sys.stderr)
-            return 1
-        lifecycle.down(settings, volumes=args.volumes)
-        print(
-            f"devlab stack {settings.name!r} is down"
-            + (", volumes deleted" if args.volumes else "")
-        )
-    elif args.command == "status":
-        if args.json:
-            print(lifecycle.status_json(settings))
+    command = args.command
+    if command == "up":
+        result = lifecycle.up(settings, say=_progress(args))
+        status = lifecycle.status(settings)
+        health = {n: s["health"] or s["state"] for n, s in status["services"].items()}
+        if args.quiet:
+            print(result.hub_url)
         else:
-            info = lifecycle.status(settings)
-            print(f"stack {info['stack']}: {info['hub_url']}")
+            storage = (result.storage_mode, result.storage_reason)
+            print(render_up(settings, result.config, result.healthy_after, health, storage))
+    elif command == "down":
+        return _down(settings, args, args.volumes)
+    elif command == "reset":
+        return _down(settings, args, volumes=True)
+    elif command == "status":
+        info = lifecycle.status(settings)
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            print(f"stack {info['stack']}: {info['hub_url']} (storage {info['storage_mode']})")
             for name, svc in info["services"].items():
                 print(f"  {name:<10} {svc['state']:<10} {svc['health'] or '-'}")
             for lab in info["labs"]:
-                print(f"  lab {lab['user']:<6} {lab['state']}")
-    elif args.command == "token":
+                print(f"  lab {lab['user']:<10} {lab['state']}")
+    elif command == "logs":
+        lifecycle.require_env(settings)
+        follow = ["--follow"] if args.follow else []
+        service = [args.service] if args.service else []
+        return run_compose(
+            settings, [*lifecycle.ALL_PROFILES, "logs", "--tail", args.tail, *follow, *service]
+        ).returncode
+    elif command == "token":
         print(lifecycle.admin_token(settings))
-    elif args.command == "images":
+    elif command == "doctor":
+        report = doctor.run_doctor(settings)
+        if args.json:
+            print(report.to_json())
+        else:
+            print(doctor.render(report, color=sys.stdout.isatty()))
+        return 0 if report.ok else 1
+    elif command == "config":
+        config = load_config(settings.config_path, settings.profile)
+        print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
+    elif command == "images":
         action = args.images_command or "list"
         if action == "list":
             print(lab_images.table(lifecycle.status(settings)["images"]))
@@ -147,7 +227,19 @@ def run(args: argparse.Namespace) -> int:
         elif action == "push":
             for ref in lab_images.push(settings, args.tags):
                 print(f"Pushed {ref}")
-    elif args.command == "export-homes":
+    elif command == "users":
+        if args.users_command == "import":
+            path = Path(args.file)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RosterError(f"cannot read {path}: {exc.strerror}; check the path") from exc
+            entries = parse_roster(text, str(path))
+            created = users.import_users(settings, entries)
+            print(f"Imported {len(entries)} users ({len(created)} new) into {settings.name!r}")
+        else:
+            print(users.users_table(users.list_users(settings)))
+    elif command == "export-homes":
         out = lifecycle.export_homes(settings, Path(args.out), user=args.user)
         print(f"Wrote {out} ({out.stat().st_size} bytes)")
     return 0

@@ -32,11 +32,11 @@ from devlab.bench.report import (
 from devlab.bench.timeline import FLOOR_MARKS, HUB_MARKS, first_match, group_samples, phases
 from devlab.catalog import size_host_config
 from devlab.config import DevlabConfig, load_config
+from devlab.hubapi import HubAPI, HubAPIError
 from devlab.identity import Identity
 from devlab.identity.github import identity_from_github
 from devlab.stack import engine, lifecycle
 from devlab.stack.settings import StackSettings
-from devlab.testing.hub_api import HubAPI, HubAPIError
 from devlab.testing.login import github_mock_login
 
 Say = Callable[[str], None]
@@ -346,10 +346,14 @@ class _Bench:
         """Add the engine's and the logs' view of one hub start to its marks."""
         marks = dict(started.marks)
         after, until = marks["request"] - 0.5, marks["ready"] + 0.5
-        for action in ("create", "start"):
+        for mark, action in (
+            ("create", "create"),
+            ("inject", "extract-to-dir"),
+            ("start", "start"),
+        ):
             stamp = self.events.first(name, action, after, until)
             if stamp is not None:
-                marks[action] = stamp
+                marks[mark] = stamp
         lab = self._lab_container(name)
         if lab is not None:
             lines = lab.logs(timestamps=True).decode(errors="replace").splitlines()

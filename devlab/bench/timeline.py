@@ -17,6 +17,7 @@ from itertools import pairwise
 HUB_MARKS = (
     "request",  # the bench sends POST /hub/api/users/{name}/server
     "create",  # engine event: the lab container is created
+    "inject",  # engine event extract-to-dir: the spawner's put_archive of passwd and group
     "start",  # engine event: the lab container is started
     "listening",  # the lab's log: "Jupyter Server ... is running at"
     "proxy_add",  # the hub's log: "Adding user {name} to proxy"
@@ -28,7 +29,9 @@ FLOOR_MARKS = ("request", "create", "start", "listening", "api")
 
 PHASE_LABELS = {
     "request>create": "hub: request to container created",
-    "create>start": "hub: created to started (passwd/group injection)",
+    "create>inject": "hub: created to passwd/group written (2 get_archive, put_archive)",
+    "inject>start": "hub: passwd/group written to container started",
+    "create>start": "created to started (the engine's start call)",
     "start>listening": "lab boot: started to Jupyter listening",
     "listening>proxy_add": "hub: listening to proxy route added (http polling)",
     "proxy_add>ready": "hub: route added to ready",

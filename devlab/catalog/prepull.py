@@ -435,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="Platform config (config/devlab.yaml).")
     parser.add_argument("--state", required=True, help="State file the hub and status read.")
     parser.add_argument("--fallback-image", help="The locally built lab image; never pulled.")
+    parser.add_argument("--profile", help="Config profile in use (devlab up --profile).")
     parser.add_argument("--interval", type=float, help="Seconds between rounds (config).")
     parser.add_argument("--once", action="store_true", help="Run one round and exit.")
     parser.add_argument("--log-level", default="INFO")
@@ -443,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        config = load_config(args.config).catalog
+        config = load_config(args.config, args.profile or None).catalog
     except ConfigError as exc:
         print(f"prepuller: {exc}", file=sys.stderr)
         return 2

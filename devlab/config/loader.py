@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -28,18 +29,22 @@ class ConfigError(Exception):
         )
 
 
-def load_config(path: str | Path) -> DevlabConfig:
-    """Read and validate the config file at `path`."""
+def load_config(path: str | Path, profile: str | None = None) -> DevlabConfig:
+    """Read and validate the config file at `path`, with `profile` merged over it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [(None, "(file)", f"cannot read: {exc.strerror}")]) from exc
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), profile)
 
 
-def parse_config(text: str, path: str = "<config>") -> DevlabConfig:
-    """Validate config text; `path` only names the source in error messages."""
+def parse_config(text: str, path: str = "<config>", profile: str | None = None) -> DevlabConfig:
+    """Validate config text; `path` only names the source in error messages.
+
+    Every profile is validated too, merged over the base, so a broken profile is found
+    the first time the file is loaded, not the day of the workshop.
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -52,16 +57,56 @@ def parse_config(text: str, path: str = "<config>") -> DevlabConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(path, [(1, "(top level)", "must be a mapping of sections")])
+    lines = _line_index(root)
+    config = _validate(data, path, lines, ())
+    profiles = data.get("profiles") or {}
+    if profile is not None and profile not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(
+            path,
+            [
+                (
+                    _nearest_line(lines, ("profiles",)),
+                    "profiles",
+                    f"no profile {profile!r} (defined: {known})",
+                )
+            ],
+        )
+    chosen = config
+    for name, overlay in profiles.items():
+        if not isinstance(overlay, dict):
+            continue  # reported by the model: profiles.NAME must be a mapping
+        merged = _validate(_merge(data, overlay), path, lines, ("profiles", name))
+        if name == profile:
+            chosen = merged
+    return chosen
+
+
+def _validate(
+    data: dict[str, Any], path: str, lines: dict[Location, int], prefix: Location
+) -> DevlabConfig:
+    """Validate; a key set by a profile is reported at the profile's line, else the base's."""
     try:
         return DevlabConfig.model_validate(data)
     except ValidationError as exc:
-        lines = _line_index(root)
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            key = _dotted(loc) or "(top level)"
-            problems.append((_nearest_line(lines, loc), key, _message(error)))
+            line = lines.get((*prefix, *loc)) if prefix else None
+            key = _dotted((*prefix, *loc) if line else loc) or "(top level)"
+            problems.append((line or _nearest_line(lines, loc), key, _message(error)))
         raise ConfigError(path, problems) from exc
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else in the overlay replaces the base's value."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _message(error: dict) -> str:

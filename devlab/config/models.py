@@ -7,7 +7,7 @@ setting silently ignored.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -146,6 +146,13 @@ class FirstUseConfig(_Strict):
     """Workshop logins: each user chooses a password at first login."""
 
     min_password_length: int = Field(default=8, ge=1)
+    open_signup: bool = Field(
+        default=True,
+        description=(
+            "Anyone may create an account by logging in; false: only users that exist "
+            "(`devlab users import`) may log in, setting their password the first time."
+        ),
+    )
     uid_range: tuple[UnixId, UnixId] = Field(
         default=(4_000_000, 4_099_999),
         description="UIDs given to FirstUse users, each allocated once and kept forever.",
@@ -263,14 +270,44 @@ class StorageConfig(_Strict):
     )
 
 
+class IdleCullerConfig(_Strict):
+    """jupyterhub-idle-culler, run by the hub as a service with the narrowest scopes."""
+
+    enabled: bool = False
+    timeout: int = Field(default=3600, ge=10, description="Stop labs idle this many seconds.")
+    max_age: int = Field(
+        default=0, ge=0, description="Stop labs older than this many seconds (0: no limit)."
+    )
+    every: int = Field(default=60, ge=5, description="Seconds between checks.")
+
+
+class HubConfig(_Strict):
+    """Limits the hub enforces for everyone."""
+
+    concurrent_spawn_limit: int = Field(
+        default=20,
+        ge=1,
+        description="Spawns in progress at once; beyond it users are asked to retry shortly.",
+    )
+    idle_culler: IdleCullerConfig = IdleCullerConfig()
+
+
 class DevlabConfig(_Strict):
     """The whole platform configuration."""
 
+    hub: HubConfig = HubConfig()
     auth: AuthConfig = AuthConfig()
     mock_github: MockGitHub = MockGitHub()
     lab: LabConfig = LabConfig()
     storage: StorageConfig = StorageConfig()
     catalog: CatalogConfig = CatalogConfig()
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "Named overlays (`devlab up --profile NAME`), merged over the rest of this file "
+            "before validation, e.g. a workshop profile."
+        ),
+    )
     local_registry: bool = Field(
         default=False,
         description=(

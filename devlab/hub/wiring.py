@@ -6,6 +6,7 @@ Kept out of jupyterhub_config.py so the wiring is importable, typed and unit-tes
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class HubEnvironment:
     proxy_api_url: str
     hub_connect_url: str
     config_path: Path
+    profile: str | None
     secrets_dir: Path
     data_dir: Path
     hub_public_url: str
@@ -67,6 +69,7 @@ class HubEnvironment:
             proxy_api_url=env.get("DEVLAB_PROXY_API_URL", "http://proxy:8001"),
             hub_connect_url=env.get("DEVLAB_HUB_CONNECT_URL", "http://hub:8081"),
             config_path=Path(env.get("DEVLAB_CONFIG_PATH", "/etc/devlab/devlab.yaml")),
+            profile=env.get("DEVLAB_PROFILE") or None,
             secrets_dir=Path(env.get("DEVLAB_SECRETS_PATH", "/run/secrets")),
             data_dir=Path(env.get("DEVLAB_HUB_DATA", "/srv/jupyterhub")),
             hub_public_url=env.get("DEVLAB_HUB_PUBLIC_URL", "http://127.0.0.1:8000/"),
@@ -101,7 +104,7 @@ def mock_identity_lookup(config: DevlabConfig) -> Any:
 def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     """Fill JupyterHub's config object `c`; returns the devlab config it was built from."""
     hub_env = HubEnvironment.from_env(os.environ if env is None else env)
-    config = load_config(hub_env.config_path)
+    config = load_config(hub_env.config_path, hub_env.profile)
 
     # The proxy is its own service so labs keep their routes while the hub restarts, and
     # the hub never stops labs when it exits.
@@ -123,6 +126,30 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.JupyterHub.load_roles = [
         {"name": "admin", "services": ["devlab-admin"]},
     ]
+    c.JupyterHub.concurrent_spawn_limit = config.hub.concurrent_spawn_limit
+    culler = config.hub.idle_culler
+    if culler.enabled:
+        c.JupyterHub.services.append(
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={culler.timeout}",
+                    f"--max-age={culler.max_age}",
+                    f"--cull-every={culler.every}",
+                ],
+            }
+        )
+        # The narrowest scopes the culler needs: see who is idle, stop their servers.
+        c.JupyterHub.load_roles.append(
+            {
+                "name": "idle-culler",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": ["idle-culler"],
+            }
+        )
 
     c.Authenticator.admin_users = set(config.auth.admin_users)
     identity_lookup = configure_auth(c, config, hub_env)
@@ -160,7 +187,7 @@ def configure_auth(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any
         return mock_identity_lookup(config)
     if auth.provider == "firstuse":
         c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"
-        c.FirstUseAuthenticator.create_users = True
+        c.FirstUseAuthenticator.create_users = auth.firstuse.open_signup
         c.FirstUseAuthenticator.min_password_length = auth.firstuse.min_password_length
         c.FirstUseAuthenticator.dbm_path = str(hub_env.data_dir / "firstuse-passwords.dbm")
         c.Authenticator.allow_all = True

@@ -29,6 +29,15 @@ def compose_env(
         "DEVLAB_BASE_IMAGE": settings.base_image,
         **{f"DEVLAB_{service.upper()}_IMAGE": ref for service, ref in images.items()},
         "DEVLAB_BIND": settings.bind,
+        "DEVLAB_PROFILE": settings.profile or "",
+        "DEVLAB_PUBLIC_HOST": settings.public_host or "",
+        "DEVLAB_TLS_DIR": str(settings.tls_dir),
+        "DEVLAB_PROXY_SCHEME": "https" if settings.tls else "http",
+        "DEVLAB_PROXY_TLS_ARGS": (
+            "--ssl-cert /etc/devlab/tls/cert.pem --ssl-key /etc/devlab/tls/key.pem"
+            if settings.tls
+            else ""
+        ),
         "DEVLAB_HTTP_PORT": str(settings.http_port),
         "DEVLAB_OAUTH_PORT": str(settings.oauth_port),
         "DEVLAB_NFS_PORT": str(settings.nfs_port),

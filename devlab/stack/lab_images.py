@@ -16,7 +16,7 @@ LOCAL_REPOSITORY = "devlab/lab"  # the repository name the lab image gets in the
 
 def build(settings: StackSettings, services: Sequence[str] = ("lab",)) -> list[str]:
     """Rebuild devlab's images (the lab image by default), even when present."""
-    config = load_config(settings.config_path)
+    config = load_config(settings.config_path, settings.profile)
     values, _ = lifecycle.prepare(settings, config)
     result = run_compose(settings, [*lifecycle.ALL_PROFILES, "build", *services])
     if result.returncode != 0:

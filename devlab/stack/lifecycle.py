@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,12 +16,13 @@ from docker.errors import NotFound
 
 from devlab.catalog.state import parse_state
 from devlab.config import DevlabConfig, load_config
-from devlab.stack import engine
+from devlab.stack import engine, ports
 from devlab.stack.compose import ComposeError, check_compose, run_compose
 from devlab.stack.envfile import compose_env, read_env_file, write_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
 from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
-from devlab.stack.settings import StackSettings
+from devlab.stack.settings import StackSettings, TlsChoice
+from devlab.stack.tls import install_tls
 from devlab.storage import engine as storage_engine
 
 # Compose starts every service of the active profiles (COMPOSE_PROFILES in compose.env).
@@ -35,6 +40,8 @@ class StackError(RuntimeError):
 
 @dataclass
 class UpResult:
+    config: DevlabConfig
+    healthy_after: dict[str, float | None]  # seconds from start to healthy; None: was running
     hub_url: str
     storage_mode: str
     storage_reason: str
@@ -50,6 +57,7 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
             settings.secrets_dir, "oauth_client_secret", Path(config.auth.github.client_secret_file)
         )
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
+    install_tls(settings, _tls_hosts(settings))
     profiles = profiles_for(config)
     values = compose_env(
         settings,
@@ -63,6 +71,45 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
     )
     write_env_file(settings.env_file, values)
     return values, created
+
+
+def _tls_hosts(settings: StackSettings) -> list[str]:
+    hosts = [h for h in (settings.public_host, settings.bind) if h and h not in ("0.0.0.0", "::")]
+    if settings.bind in ("0.0.0.0", "::") and not settings.public_host:
+        hosts.append(socket.getfqdn())
+    return [*dict.fromkeys([*hosts, "localhost", "127.0.0.1"])]
+
+
+def _time_to_healthy(settings: StackSettings, since: float) -> dict[str, float | None]:
+    """Per service, seconds from its start to its first passing healthcheck.
+
+    None for services already running before this `up` (their first check is long gone
+    from the engine's short health log).
+    """
+    client = engine.connect()
+    result: dict[str, float | None] = {}
+    for container in engine.compose_containers(client, settings.name):
+        service = container.labels.get(engine.COMPOSE_SERVICE, container.name)
+        state = container.attrs["State"]
+        started_at = _timestamp(state.get("StartedAt"))
+        passing = [
+            _timestamp(entry.get("End"))
+            for entry in (state.get("Health") or {}).get("Log", [])
+            if entry.get("ExitCode") == 0
+        ]
+        if started_at is None or started_at < since - 1 or not passing or passing[0] is None:
+            result[service] = None
+        else:
+            result[service] = max(0.0, passing[0] - started_at)
+    return result
+
+
+def _timestamp(value: str | None) -> float | None:
+    """An engine timestamp (UTC, nanoseconds) in seconds; None for the engine's zero time."""
+    if not value or value.startswith("0001-"):
+        return None
+    # fromisoformat takes at most microseconds: drop the engine's extra digits.
+    return datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value)).timestamp()
 
 
 def profiles_for(config: DevlabConfig) -> tuple[str, ...]:
@@ -113,13 +160,18 @@ def _storage_mode(settings: StackSettings, config: DevlabConfig, hub_image: str)
 
 def up(settings: StackSettings, say: Say = print) -> UpResult:
     check_compose()
-    config = load_config(settings.config_path)  # raises ConfigError naming file and line
+    # Config first: a broken file names its line and starts nothing.
+    config = load_config(settings.config_path, settings.profile)
+    taken = ports.stack_conflicts(settings, profiles_for(config), engine.connect())
+    if taken:
+        raise StackError("\n".join(ports.describe(conflict) for conflict in taken))
     values, created = prepare(settings, config)
     built = build_missing(settings, values, say)
     mode, reason = _storage_mode(settings, config, values["DEVLAB_HUB_IMAGE"])
     values["DEVLAB_STORAGE_MODE"] = mode
     write_env_file(settings.env_file, values)
     _remove_inactive_services(settings)
+    started = time.time()
     result = run_compose(
         settings,
         ["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), "--remove-orphans"],
@@ -133,6 +185,8 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
             f"\n{detail}\nFix the cause above and run `devlab up` again."
         )
     return UpResult(
+        config=config,
+        healthy_after=_time_to_healthy(settings, started),
         hub_url=settings.hub_url,
         storage_mode=mode,
         storage_reason=reason,
@@ -180,8 +234,12 @@ def as_brought_up(settings: StackSettings) -> StackSettings:
     values = read_env_file(settings.env_file)
     if values is None:
         return settings
+    tls = TlsChoice() if values.get("DEVLAB_PROXY_SCHEME") == "https" else None
     return replace(
         settings,
+        profile=values.get("DEVLAB_PROFILE") or None,
+        tls=tls,
+        public_host=values.get("DEVLAB_PUBLIC_HOST") or None,
         http_port=int(values.get("DEVLAB_HTTP_PORT", settings.http_port)),
         oauth_port=int(values.get("DEVLAB_OAUTH_PORT", settings.oauth_port)),
         nfs_port=int(values.get("DEVLAB_NFS_PORT", settings.nfs_port)),

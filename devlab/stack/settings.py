@@ -26,6 +26,18 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class TlsChoice:
+    """TLS for the proxy: the organiser's certificate, or one devlab generates."""
+
+    cert: Path | None = None
+    key: Path | None = None
+
+    @property
+    def self_signed(self) -> bool:
+        return self.cert is None
+
+
+@dataclass(frozen=True)
 class StackSettings:
     name: str
     project_dir: Path
@@ -38,6 +50,9 @@ class StackSettings:
     bind: str
     base_image: str
     ca_bundle: Path | None
+    profile: str | None = None
+    tls: TlsChoice | None = None
+    public_host: str | None = None  # the name participants use, when bound beyond loopback
 
     @property
     def compose_file(self) -> Path:
@@ -53,11 +68,18 @@ class StackSettings:
 
     @property
     def _host(self) -> str:
+        if self.public_host:
+            return self.public_host
         return "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
 
     @property
     def hub_url(self) -> str:
-        return f"http://{self._host}:{self.http_port}/"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self._host}:{self.http_port}/"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "tls"
 
     @property
     def oauth_url(self) -> str:
@@ -104,6 +126,11 @@ def resolve_settings(
     oauth_port: int | None = None,
     nfs_port: int | None = None,
     registry_port: int | None = None,
+    profile: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_self_signed: bool = False,
+    public_host: str | None = None,
     bind: str | None = None,
     project_dir: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -155,6 +182,8 @@ def resolve_settings(
             f"DEVLAB_CA_BUNDLE={ca} is not a file: point it at a PEM bundle, or unset it"
         )
 
+    bind_address = bind or env.get("DEVLAB_BIND") or DEFAULT_BIND
+    tls = _tls_choice(bind_address, tls_cert, tls_key, tls_self_signed)
     return StackSettings(
         name=name,
         project_dir=root,
@@ -164,10 +193,41 @@ def resolve_settings(
         oauth_port=oauth,
         nfs_port=nfs,
         registry_port=registry,
-        bind=bind or env.get("DEVLAB_BIND") or DEFAULT_BIND,
+        bind=bind_address,
         base_image=env.get("DEVLAB_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
         ca_bundle=ca_bundle,
+        profile=profile or env.get("DEVLAB_PROFILE") or None,
+        tls=tls,
+        public_host=public_host or env.get("DEVLAB_PUBLIC_HOST") or None,
     )
+
+
+def is_loopback(address: str) -> bool:
+    return address == "localhost" or address == "::1" or address.startswith("127.")
+
+
+def _tls_choice(
+    bind: str, cert: str | None, key: str | None, self_signed: bool
+) -> TlsChoice | None:
+    """Beyond loopback the hub carries passwords over a network: TLS is not optional."""
+    if (cert is None) != (key is None):
+        raise SettingsError("--tls-cert and --tls-key go together: pass both files")
+    if cert and self_signed:
+        raise SettingsError("choose --tls-cert/--tls-key or --tls-self-signed, not both")
+    for path in (cert, key):
+        if path and not Path(path).is_file():
+            raise SettingsError(f"{path} is not a file: check --tls-cert/--tls-key")
+    if cert and key:
+        return TlsChoice(Path(cert).resolve(), Path(key).resolve())
+    if self_signed:
+        return TlsChoice()
+    if not is_loopback(bind):
+        raise SettingsError(
+            f"--bind {bind} makes the hub reachable from your network, which needs TLS: "
+            "pass --tls-cert FILE --tls-key FILE, or --tls-self-signed to have devlab make "
+            "a certificate"
+        )
+    return None
 
 
 def _port(option: int | None, from_env: str | None, default: int, flag: str) -> int:

@@ -15,9 +15,9 @@ from typing import Any
 
 from testcontainers.compose import DockerCompose
 
+from devlab.hubapi import HubAPI
 from devlab.stack import engine, lifecycle
 from devlab.stack.settings import StackSettings, resolve_settings
-from devlab.testing.hub_api import HubAPI
 from devlab.testing.login import firstuse_login, github_mock_login
 from devlab.testing.user import User
 
@@ -88,9 +88,9 @@ class DevlabSession:
             return
         lifecycle.up(self.settings, say=lambda line: print(f"[devlab] {line}", file=sys.stderr))
 
-    def up(self, config: str | Path | None = None) -> None:
-        """Bring the stack up again, with another config file, or the session's own."""
-        settings = self.settings
+    def up(self, config: str | Path | None = None, profile: str | None = None) -> None:
+        """Bring the stack up again with another config file or profile, or its own."""
+        settings = replace(self.settings, profile=profile)
         if config is not None:
             settings = replace(settings, config_path=Path(config).resolve())
         lifecycle.up(settings, say=lambda line: print(f"[devlab] {line}", file=sys.stderr))

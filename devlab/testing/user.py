@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from devlab.testing.hub_api import HubAPI, HubAPIError
+from devlab.hubapi import HubAPI, HubAPIError
 from devlab.testing.lab import Lab
 
 if TYPE_CHECKING:

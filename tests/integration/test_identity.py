@@ -8,7 +8,7 @@ import docker
 import pytest
 import yaml
 
-from devlab.testing.hub_api import HubAPIError
+from devlab.hubapi import HubAPIError
 from devlab.testing.login import LoginError, firstuse_login, github_mock_login, open_lab
 
 REPO = Path(__file__).resolve().parents[2]

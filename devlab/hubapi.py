@@ -13,9 +13,11 @@ class HubAPIError(RuntimeError):
 
 
 class HubAPI:
-    def __init__(self, hub_url: str, token: str, timeout: float = 30) -> None:
+    def __init__(self, hub_url: str, token: str, timeout: float = 30, verify: bool = True) -> None:
         self.base = hub_url.rstrip("/")
         self.session = requests.Session()
+        # False for a workshop's self-signed certificate, reached from this machine.
+        self.session.verify = verify
         self.session.headers["Authorization"] = f"token {token}"
         self.timeout = timeout
 

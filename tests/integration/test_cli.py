@@ -1,0 +1,106 @@
+"""The CLI a person meets: checks before starting, clear refusals, workshops end to end."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+import yaml
+
+from devlab.testing.login import LoginError, firstuse_login, open_lab
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def other_stack() -> str:
+    return f"devlab-clitest-{uuid.uuid4().hex[:8]}"
+
+
+def nothing_of(stack: str) -> bool:
+    client = docker.from_env()
+    return not client.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={stack}"}
+    ) and not client.networks.list(names=[f"{stack}_default"])
+
+
+def test_up_refuses_a_taken_port_naming_it_and_starts_nothing(devlab):
+    stack = other_stack()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = devlab.cli("up", "--port", str(port), "--stack", stack, check=False)
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr
+    assert "--port" in result.stderr
+    assert nothing_of(stack)
+
+
+def test_bind_beyond_loopback_without_tls_is_refused(devlab):
+    stack = other_stack()
+    result = devlab.cli("up", "--bind", "0.0.0.0", "--stack", stack, check=False)
+    assert result.returncode == 1
+    assert "TLS" in result.stderr
+    assert "--tls-self-signed" in result.stderr
+    assert nothing_of(stack)
+
+
+def test_a_broken_config_names_its_line_and_starts_nothing(devlab, tmp_path):
+    stack = other_stack()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("auth:\n  provider: gitlab\n")
+    result = devlab.cli("up", "--config", str(bad), "--stack", stack, check=False)
+    assert result.returncode == 1
+    assert f"{bad}:2: auth.provider" in result.stderr
+    assert nothing_of(stack)
+
+
+def test_doctor_on_a_healthy_machine_exits_zero(devlab):
+    result = devlab.cli("doctor", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_status_logs_and_config_show(devlab):
+    assert "hub" in devlab.cli("status").stdout
+    assert "JupyterHub" in devlab.cli("logs", "hub", "--tail", "50").stdout
+    shown = yaml.safe_load(devlab.cli("config", "show", "--profile", "workshop").stdout)
+    assert shown["auth"]["provider"] == "firstuse"
+    assert shown["hub"]["idle_culler"]["enabled"] is True
+
+
+@pytest.fixture
+def workshop(devlab, tmp_path):
+    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    culler = config["profiles"]["workshop"]["hub"]["idle_culler"]
+    culler.update(timeout=10, every=5)  # short, so the test sees a lab culled
+    path = tmp_path / "workshop.yaml"
+    path.write_text(yaml.safe_dump(config))
+    devlab.up(config=path, profile="workshop")
+    yield devlab
+    devlab.up()  # the session's own config for later tests
+
+
+def test_workshop_imported_users_log_in_and_idle_labs_are_culled(workshop, tmp_path):
+    roster = tmp_path / "room.csv"
+    roster.write_text("username,admin,group\norganiser,yes,staff\nann,,room-a\nben,no,room-a\n")
+    assert "3 users" in workshop.cli("users", "import", str(roster)).stdout
+    listing = workshop.cli("users", "list").stdout
+    assert "ann" in listing
+    assert "room-a" in listing
+
+    session = firstuse_login(workshop.hub_url, "ann", "a good password")
+    with pytest.raises(LoginError):
+        firstuse_login(workshop.hub_url, "ann", "not her password")
+    with pytest.raises(LoginError):
+        firstuse_login(workshop.hub_url, "stranger", "a good password")  # not imported
+
+    open_lab(session, workshop.hub_url, "ann")
+    api = workshop.admin
+    deadline = time.monotonic() + 90
+    while api.server("ann") is not None and time.monotonic() < deadline:
+        time.sleep(2)
+    assert api.server("ann") is None, "the idle lab was not culled"
