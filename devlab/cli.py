@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from devlab import __version__
+from devlab.bench import BenchError, render_table, run_bench
 from devlab.config import ConfigError, load_config
 from devlab.hubapi import HubAPIError
 from devlab.identity.roster import RosterError, parse_roster
@@ -22,6 +23,7 @@ from devlab.stack.settings import SettingsError, StackSettings, resolve_settings
 from devlab.stack.summary import render_up
 
 EXPECTED_ERRORS = (
+    BenchError,
     ConfigError,
     ComposeError,
     EngineError,
@@ -111,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     load = people_sub.add_parser("import", parents=[common], help="create users from a CSV file")
     load.add_argument("file", help="CSV: username[,admin][,group] per line")
     people_sub.add_parser("list", parents=[common], help="users, groups and their servers")
+
+    bench = sub.add_parser(
+        "bench", parents=[common], help="spawn latency, concurrency and footprint vs raw Docker"
+    )
+    bench.add_argument("--cycles", type=int, default=10, help="sequential start/stop cycles [10]")
+    bench.add_argument("--users", type=int, default=10, help="users starting at once [10]")
+    bench.add_argument("--quick", action="store_true", help="a few minutes: 3 cycles, 3 users")
+    bench.add_argument("--json", action="store_true", help="one JSON object")
 
     export = sub.add_parser(
         "export-homes", parents=[common], help="write homes to a .tar.gz (owners and modes kept)"
@@ -239,6 +249,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"Imported {len(entries)} users ({len(created)} new) into {settings.name!r}")
         else:
             print(users.users_table(users.list_users(settings)))
+    elif command == "bench":
+        report = run_bench(
+            settings, cycles=args.cycles, users=args.users, quick=args.quick, say=_progress(args)
+        )
+        print(json.dumps(report.to_json(), indent=2) if args.json else render_table(report))
     elif command == "export-homes":
         out = lifecycle.export_homes(settings, Path(args.out), user=args.user)
         print(f"Wrote {out} ({out.stat().st_size} bytes)")

@@ -57,6 +57,7 @@ class ConcurrencySection:
     floor_per_user: list[float] = field(default_factory=list)
     floor_failures: list[str] = field(default_factory=list)
     stop_wall_s: float | None = None  # all K servers stopped at once, through the hub
+    hub_phases: dict[str, list[float]] = field(default_factory=dict)  # one sample per user
 
     def to_json(self) -> dict[str, Any]:
         hub, floor = summarize(self.hub_per_user), summarize(self.floor_per_user)
@@ -78,6 +79,7 @@ class ConcurrencySection:
             "p50_ratio": rounded(ratio(hub.p50, floor.p50)),
             "p95_ratio": rounded(ratio(hub.p95, floor.p95)),
             "stop_wall_s": rounded(self.stop_wall_s),
+            "hub_phases": {k: summarize(v).to_json() for k, v in self.hub_phases.items()},
         }
 
 
@@ -260,6 +262,12 @@ def render_table(report: BenchReport) -> str:
             ],
         )
         out.append(f"all {c.users} stopped at once through the hub: {_s(c.stop_wall_s)}")
+        if c.hub_phases:
+            rows = []
+            for name, samples in c.hub_phases.items():
+                s = summarize(samples)
+                rows.append([f"hub {name}", _s(s.p50), _s(s.p95), PHASE_LABELS.get(name, name)])
+            out += _table(["phase (per user)", "p50", "p95", "what"], rows)
         for failure in [*c.hub_failures, *c.floor_failures]:
             out.append(f"  failure: {failure}")
     if report.login:

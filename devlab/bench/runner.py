@@ -57,7 +57,8 @@ FLOOR_HARDENING: dict[str, Any] = {
 }
 LISTENING = r"Jupyter Server .* is running at"
 START_TIMEOUT = 180.0
-POLL = 0.02  # the bench's own poll interval: small, so it adds ~10 ms to the floor
+POLL = 0.05  # the bench's own poll interval: it adds ~25 ms on average to the floor
+POLLS_PER_SECOND = 20  # in total across concurrent floor starts, so polling stays cheap
 
 
 class BenchError(RuntimeError):
@@ -389,10 +390,19 @@ class _Bench:
         raw = hubs[0].logs(timestamps=True, since=int(since) - 1, stdout=True, stderr=True)
         return raw.decode(errors="replace").splitlines()
 
+    def _hub_errors(self, since: float) -> str:
+        """The hub's error lines since `since`, to explain a failed start in the report."""
+        lines = [line for line in self._hub_log(since) if " [E " in line or "Error" in line]
+        return ("\n    hub log: " + "\n    hub log: ".join(lines[-6:])) if lines else ""
+
     # Straight through the engine: the floor.
 
-    def floor_start(self, identity: Identity) -> _Started:
-        """The hub's lab without the hub: same image, identity, mounts, limits, hardening."""
+    def floor_start(self, identity: Identity, poll: float = POLL) -> _Started:
+        """The hub's lab without the hub: same image, identity, mounts, limits, hardening.
+
+        Every poll goes through docker-proxy to a port not yet listening, which costs CPU
+        on a 2-core machine: concurrent starts poll less often (see `concurrent`).
+        """
         label = FLOOR_USER_LABEL.format(identity.username)
         stack = self.settings.name
         marks = {"request": time.time()}
@@ -439,8 +449,17 @@ class _Bench:
                     if requests.get(url, timeout=5).status_code == 200:
                         marks["api"] = time.time()
                         return _Started(marks, container)
-                time.sleep(POLL)
-            raise BenchError(f"the floor lab of {identity.username} never answered on {url}")
+                time.sleep(poll)
+                if time.time() - marks["request"] > 10:  # a dead lab fails fast, with its log
+                    container.reload()
+                    if container.status != "running":
+                        break
+            container.reload()
+            tail = container.logs(tail=8).decode(errors="replace").strip()
+            raise BenchError(
+                f"the floor lab of {identity.username} ({container.status}) never answered on "
+                f"{url}; its log ends:\n{tail}"
+            )
         except BaseException:
             self._remove(container)
             raise
@@ -478,6 +497,8 @@ class _Bench:
         self.say(f"bench: spawn latency, {cycles} cycles of {name} (plus one warm-up)")
         for cycle in range(cycles + 1):
             warmup, last = cycle == 0, cycle == cycles
+            since = time.time()
+            hub_s = floor_s = None
             try:
                 started = self.hub_start(api, name)
                 started.marks["routed"] = self.routed(api, name)
@@ -485,14 +506,15 @@ class _Bench:
                 if last:
                     footprint.idle_lab_mib = self._idle_memory(self._lab_container(name))
                 stop = self.hub_stop(api, name)
+                hub_s = started.duration
                 if warmup:
-                    section.first_hub_s = started.duration
+                    section.first_hub_s = hub_s
                 else:
-                    section.hub.append(started.duration)
+                    section.hub.append(hub_s)
                     section.stop.append(stop)
                     hub_runs.append(phases(marks, HUB_MARKS))
             except (HubAPIError, requests.RequestException) as exc:
-                section.failures.append(f"hub cycle {cycle}: {exc}")
+                section.failures.append(f"hub cycle {cycle}: {exc}{self._hub_errors(since)}")
                 with contextlib.suppress(HubAPIError, requests.RequestException):
                     self.hub_stop(api, name)
             try:
@@ -503,15 +525,14 @@ class _Bench:
                         footprint.idle_floor_mib = self._idle_memory(floor.container)
                 finally:
                     self._remove(floor.container)
+                floor_s = floor.duration
                 if warmup:
-                    section.first_floor_s = floor.duration
+                    section.first_floor_s = floor_s
                 else:
-                    section.floor.append(floor.duration)
+                    section.floor.append(floor_s)
                     floor_runs.append(phases(fmarks, FLOOR_MARKS))
             except (BenchError, APIError, requests.RequestException) as exc:
                 section.failures.append(f"floor cycle {cycle}: {exc}")
-            hub_s = section.hub[-1] if section.hub and not warmup else section.first_hub_s
-            floor_s = section.floor[-1] if section.floor and not warmup else section.first_floor_s
             self.say(
                 f"  cycle {cycle}{' (warm-up)' if warmup else ''}: hub {_fmt(hub_s)}, "
                 f"floor {_fmt(floor_s)}"
@@ -528,21 +549,32 @@ class _Bench:
             admin.ensure_user(name)
         section = ConcurrencySection(users=users)
         self.say(f"bench: {users} users starting at once through the hub")
+        start = time.time()
         results = _at_once(names, lambda name: self.hub_start(self.admin(), name))
         ok = [r for r in results.values() if isinstance(r, _Started)]
         section.hub_per_user = [r.duration for r in ok]
-        section.hub_failures = [f"{n}: {r}" for n, r in results.items() if isinstance(r, Exception)]
+        section.hub_failures = [
+            f"{n}: {r}{self._hub_errors(start)}"
+            for n, r in results.items()
+            if isinstance(r, Exception)
+        ]
         if ok:
             section.hub_wall_s = max(r.marks["ready"] for r in ok) - min(
                 r.marks["request"] for r in ok
             )
+        section.hub_phases = group_samples(
+            phases(self.hub_marks(r, name), HUB_MARKS)
+            for name, r in results.items()
+            if isinstance(r, _Started)
+        )
         self.say(f"  hub: wall {_fmt(section.hub_wall_s)}, {len(section.hub_failures)} failed")
         tic = time.time()
         _at_once(names, lambda name: self.hub_stop(self.admin(), name))
         section.stop_wall_s = time.time() - tic
         self.say(f"bench: {users} raw starts at once (floor)")
         identities = {name: identity_of(self.config, name) for name in names}
-        floors = _at_once(names, lambda name: self.floor_start(identities[name]))
+        poll = max(POLL, len(names) / POLLS_PER_SECOND)
+        floors = _at_once(names, lambda name: self.floor_start(identities[name], poll))
         fok = [r for r in floors.values() if isinstance(r, _Started)]
         for r in fok:
             self._remove(r.container)
@@ -563,6 +595,7 @@ class _Bench:
         self.say(f"bench: login to kernel as {name}")
         admin = self.admin()
         token_id = None
+        started_at = time.time()
         try:
             from devlab.testing.lab import Lab  # needs the test extra (websocket, jupyter_client)
 
@@ -583,14 +616,14 @@ class _Bench:
             kernel_id = lab.api("POST", "kernels", ok=(201,), json={"name": "python3"})["id"]
             section.steps["kernel_started"] = time.time() - tic
             tic = time.time()
-            result = lab._run_in_kernel(kernel_id, "print(6 * 7)", timeout=120)
+            result = lab.run_in_kernel(kernel_id, "print(6 * 7)", timeout=120)
             section.steps["code_executed"] = time.time() - tic
             if result.stdout.strip() != "42":
                 raise HubAPIError(f"the kernel printed {result.stdout!r}, not 42")
             lab.api("DELETE", f"kernels/{kernel_id}", ok=(204, 404))
             section.steps["server_stopped"] = self.hub_stop(api, name)
         except Exception as exc:  # a benchmark reports a failed step, it does not abort
-            section.error = f"{type(exc).__name__}: {exc}"
+            section.error = f"{type(exc).__name__}: {exc}{self._hub_errors(started_at)}"
             with contextlib.suppress(Exception):
                 self.hub_stop(admin, name)
         finally:

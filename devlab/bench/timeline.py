@@ -28,7 +28,7 @@ HUB_MARKS = (
 FLOOR_MARKS = ("request", "create", "start", "listening", "api")
 
 PHASE_LABELS = {
-    "request>create": "hub: request to container created",
+    "request>create": "request to container created",
     "create>inject": "hub: created to passwd/group written (2 get_archive, put_archive)",
     "inject>start": "hub: passwd/group written to container started",
     "create>start": "created to started (the engine's start call)",

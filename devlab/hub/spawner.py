@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from dockerspawner import DockerSpawner
 from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.iostream import StreamClosedError
 from traitlets import Any as AnyTrait
 from traitlets import Callable as CallableTrait
 from traitlets import Dict, Integer, Unicode
@@ -35,6 +37,8 @@ from devlab.storage import OwnershipConflict, apply_plan, plan_for
 from devlab.storage.engine import ensure_nfs_volume
 from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 
+# image id -> (its /etc/passwd and /etc/group, its labels); ids never change content.
+_IMAGE_FILES: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
 LABEL_USER = "devlab.user"
 TUTORIALS_SOURCE = "/srv/devlab/tutorials.git"  # where a local tutorials repo is mounted
 LABEL_STACK = "devlab.stack"
@@ -164,7 +168,29 @@ class DevlabSpawner(DockerSpawner):
         await self._provision(identity)
         self._configure_for(identity)
         self._lab_identity = identity
-        return await super().start()
+        address = await super().start()
+        await self._wait_until_listening(address)
+        return address
+
+    async def _wait_until_listening(self, address: tuple[str, int]) -> None:
+        """Return once the lab's server answers, polling every 0.1 s.
+
+        JupyterHub checks a new server at once and then backs off (0.2, 0.4 ... 5 s): a
+        lab that is up just after the first check waits for the next one, 1.5 s at the
+        median here. Any HTTP answer means listening; a timeout leaves it to JupyterHub.
+        """
+        ip, port = address
+        url = f"http://{ip}:{port}{self.server.base_url}api" if self.server else None
+        if url is None:
+            return
+        client = AsyncHTTPClient()
+        deadline = time.monotonic() + self.http_timeout
+        while time.monotonic() < deadline:
+            try:
+                await client.fetch(url, raise_error=False, request_timeout=2)
+                return
+            except (OSError, HTTPClientError, StreamClosedError):  # not listening yet
+                await asyncio.sleep(0.1)
 
     async def create_object(self) -> dict[str, Any]:
         obj = await super().create_object()
@@ -179,14 +205,7 @@ class DevlabSpawner(DockerSpawner):
         its first process runs. devlab-image.json tells code in the lab which image and
         size it runs, with the image's labels (its version, its source).
         """
-        base = {name: self._read_file(container_id, f"/etc/{name}") for name in ("passwd", "group")}
-        labels = {
-            key: value
-            for key, value in (
-                self.client.inspect_image(self.image)["Config"].get("Labels") or {}
-            ).items()
-            if not key.startswith("com.docker.compose.")  # stamped by the build, not the image's
-        }
+        base, labels = self._image_files(container_id)
         image_info = {"image": self.image, "size": self._size.name, "labels": labels}
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -200,6 +219,25 @@ class DevlabSpawner(DockerSpawner):
                 info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
                 tar.addfile(info, io.BytesIO(data))
         self.client.put_archive(container_id, "/etc", archive.getvalue())
+
+    def _image_files(self, container_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The image's own passwd and group, and its labels, read once per image id.
+
+        Three Docker calls per spawn otherwise, queued behind everyone else's.
+        """
+        image = self.client.inspect_image(self.image)
+        cached = _IMAGE_FILES.get(image["Id"])
+        if cached is None:
+            files = {
+                name: self._read_file(container_id, f"/etc/{name}") for name in ("passwd", "group")
+            }
+            labels = {
+                key: value
+                for key, value in (image["Config"].get("Labels") or {}).items()
+                if not key.startswith("com.docker.compose.")  # stamped by the build
+            }
+            cached = _IMAGE_FILES[image["Id"]] = (files, labels)
+        return cached
 
     def _read_file(self, container_id: str, path: str) -> str:
         stream, _ = self.client.get_archive(container_id, path)

@@ -102,11 +102,11 @@ class Lab:
         """Run `code` in a fresh kernel of the lab's own image, which is shut down afterwards."""
         kernel_id = self.api("POST", "kernels", ok=(201,), json={"name": kernel})["id"]
         try:
-            return self._run_in_kernel(kernel_id, code, timeout)
+            return self.run_in_kernel(kernel_id, code, timeout)
         finally:
             self.api("DELETE", f"kernels/{kernel_id}", ok=(204, 404))
 
-    def _run_in_kernel(self, kernel_id: str, code: str, timeout: float) -> ExecutionResult:
+    def run_in_kernel(self, kernel_id: str, code: str, timeout: float) -> ExecutionResult:
         url = self.base.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
         session = Session(username=self.username)
         request = session.msg(

@@ -139,6 +139,7 @@ def _report() -> BenchReport:
         floor_wall_s=5.0,
         floor_per_user=[4.0, 5.0],
         stop_wall_s=2.0,
+        hub_phases={"listening>proxy_add": [1.0, 3.0]},
     )
     report.login = LoginSection(
         user="bob", steps={"login": 0.5, "server_ready": 4.0, "kernel_started": 1.0}
@@ -173,6 +174,7 @@ def test_json_shape_carries_ratios_against_the_floor():
     assert conc["wall_ratio"] == 2.0
     assert conc["hub"]["failures"] == 1
     assert conc["floor"]["failures"] == 0
+    assert conc["hub_phases"]["listening>proxy_add"]["p50"] == 2.0
     login = data["login_to_kernel"]
     assert list(login["steps"]) == list(LOGIN_STEPS)
     assert login["steps"]["server_stopped"] is None
@@ -213,6 +215,7 @@ def test_table_has_each_section_and_the_ratios():
     assert "2.50x" in text  # the p50 ratio
     assert "failure: bench-user-02: boom" in text
     assert "110.00 MiB" in text
+    assert "phase (per user)" in text
 
 
 def test_floor_hardening_matches_the_hubs_labs():
