@@ -174,6 +174,9 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.DevlabSpawner.identity_lookup = identity_lookup
     c.DevlabSpawner.docker_workers = config.lab.docker_workers
     c.DevlabSpawner.lab_host_config = LAB_HOST_CONFIG
+    # Lets a lab's page stop its own server ("Save All, Stop Server and Log Out"), and
+    # nothing else. A list: JupyterHub sends it to the lab as JSON.
+    c.DevlabSpawner.oauth_client_allowed_scopes = ["delete:servers!server"]
     c.DevlabSpawner.start_timeout = config.lab.start_timeout
     c.DevlabSpawner.http_timeout = config.lab.start_timeout
     return config

@@ -95,6 +95,8 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
     devlab = stack_with_tutorials
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     try:
         # The hub's login page, then mock GitHub's: choose alice by clicking her.
         page.goto(devlab.hub_url)
@@ -117,6 +119,9 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
 
         # JupyterLab, as alice.
         expect(page).to_have_url(re.compile(rf"/user/{USER}/lab"), timeout=LAB_TIMEOUT_MS)
+        # A fresh layout (launcher, file browser at home), whatever a reused home's
+        # saved workspace holds.
+        page.goto(f"{devlab.hub_url.rstrip('/')}/user/{USER}/lab?reset")
         launcher = page.locator(".jp-LauncherCard[data-category=Notebook]").first
         expect(launcher).to_be_visible(timeout=LAB_TIMEOUT_MS)
 
@@ -136,6 +141,10 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
         launcher.click()
         cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
         expect(cell).to_be_visible(timeout=60_000)
+        # A cell run before the kernel is connected is not queued: wait for it.
+        expect(page.locator("#jp-main-statusbar")).to_contain_text(
+            "Python 3 (ipykernel) | Idle", timeout=60_000
+        )
         cell.click()
         page.keyboard.type(
             "import os; m = os.umask(0); os.umask(m); "
@@ -150,20 +159,27 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
 
         # Leave: File > Save All, Stop Server and Log Out, and confirm.
         page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
-        page.locator(".lm-Menu-itemLabel", has_text="Save All, Stop Server and Log Out").click()
+        item = page.locator(".lm-Menu-itemLabel", has_text="Save All, Stop Server and Log Out")
+        expect(item).to_be_visible()
+        page.screenshot(path=screenshots / "06-file-menu.png")
+        item.click()
         page.get_by_role("button", name="Stop and Log Out").click()
 
         # The hub's logged-out page: its login page again, with no one logged in.
         expect(page).to_have_url(re.compile(r"/hub/(login|logout)"), timeout=60_000)
         expect(page.locator("a[href*=oauth_login]")).to_be_visible()
-        page.screenshot(path=screenshots / "06-logged-out.png")
+        page.screenshot(path=screenshots / "07-logged-out.png")
     except Exception:
         page.screenshot(path=screenshots / "failure.png")
         raise
     finally:
         context.close()
 
-    # The hub stopped the server (through its API: at once, not at its next poll) ...
+    # The hub stopped the server through its API, with the lab page's own token (the
+    # extension falls back to shutting the lab down itself, and says so, if the hub
+    # does not grant that token delete:servers!server) ...
+    refused = [line for line in console if "hub refused to stop" in line]
+    assert not refused, f"the hub refused the lab's stop request: {refused}"
     devlab.admin.wait_stopped(USER, timeout=30)
     # ... after the notebook was saved, output included.
     saved = json.loads(_read_home_file(devlab, notebook_path))
