@@ -20,7 +20,7 @@ import html
 import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 from tornado.httputil import url_concat
 from tornado.web import Application, RequestHandler
@@ -123,22 +123,45 @@ button.deny{width:auto;text-align:center}code{word-break:break-all}
 """
 
 _WARNING = (
-    '<p class="warn"><strong>Mock GitHub for development.</strong> This is not an identity '
-    "provider: anyone who can open this page can sign in as any user listed here. "
-    "Never expose it beyond a development machine or CI.</p>"
+    '<p class="warn alert alert-warning"><strong>Mock GitHub for development.</strong> '
+    "This is not an identity provider: anyone who can open this page can sign in as any "
+    "user listed here. Never expose it beyond a development machine or CI.</p>"
 )
 
 
-def _page(title: str, body: str) -> str:
+def hub_base(redirect_uri: str) -> str | None:
+    """The hub's URL prefix (`.../hub/`), from its registered callback, if it is one."""
+    suffix = "oauth_callback"
+    return redirect_uri[: -len(suffix)] if redirect_uri.endswith(suffix) else None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _page(title: str, body: str, hub: str | None = None) -> str:
+    """A page in JupyterHub's own look when the hub is known: its stylesheet and logo,
+    so signing in feels like one product. The inline style is the fallback."""
+    head, banner = "", ""
+    if hub:
+        head = f'<link rel="stylesheet" href="{html.escape(hub)}static/css/style.min.css">'
+        banner = (
+            f'<nav class="navbar bg-body-tertiary border-bottom mb-3"><div class="container">'
+            f'<img src="{html.escape(hub)}logo" alt="JupyterHub" height="28">'
+            '<span class="navbar-text">mock GitHub</span></div></nav>'
+        )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{_WARNING}{body}</main></body></html>\n"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>{head}</head>"
+        f'<body>{banner}<main class="container card p-4">{_WARNING}{body}</main></body></html>\n'
     )
 
 
-def _login_page(request: AuthorizationRequest, users: Sequence[MockUser]) -> str:
+def _login_page(
+    request: AuthorizationRequest, users: Sequence[MockUser], hub: str | None = None
+) -> str:
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
         for name, value in (
@@ -152,7 +175,8 @@ def _login_page(request: AuthorizationRequest, users: Sequence[MockUser]) -> str
         if value
     )
     items = "".join(
-        f'<li><button type="submit" name="login" value="{html.escape(u.login)}">'
+        f'<li><button type="submit" name="login" value="{html.escape(u.login)}" '
+        'class="btn btn-light border w-100 text-start">'
         f"<strong>{html.escape(u.login)}</strong> {html.escape(u.name or '')}<br>"
         f'<span class="orgs">orgs: {html.escape(", ".join(u.orgs) or "none")}</span>'
         "</button></li>"
@@ -167,17 +191,18 @@ def _login_page(request: AuthorizationRequest, users: Sequence[MockUser]) -> str
         # Relative action: resolves to /login/oauth/authorize/approve from this page.
         f'<form method="post" action="authorize/approve">{hidden}'
         f"<ul>{items or '<li>No users are configured under mock_github.users.</li>'}</ul>"
-        '<button type="submit" name="deny" value="1" class="deny">Cancel</button></form>'
+        '<button type="submit" name="deny" value="1" class="deny btn btn-outline-secondary">'
+        "Cancel</button></form>"
     )
-    return _page("Sign in - mock GitHub", body)
+    return _page("Sign in - mock GitHub", body, hub)
 
 
-def _error_page(error: OAuthError) -> str:
+def _error_page(error: OAuthError, hub: str | None = None) -> str:
     body = (
         "<h1>This sign-in request cannot be completed</h1>"
         f"<p><code>{html.escape(error.error)}</code>: {html.escape(error.description)}</p>"
     )
-    return _page("Error - mock GitHub", body)
+    return _page("Error - mock GitHub", body, hub)
 
 
 class _AuthorizeBase(_Base):
@@ -186,7 +211,26 @@ class _AuthorizeBase(_Base):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Frame-Options", "DENY")
         self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+
+    def prepare(self) -> None:
+        # Here, not in set_default_headers: tornado calls that before initialize(), when
+        # there is no store yet to tell the hub's origin.
+        # The hub's own stylesheet and logo may load; nothing else, and no scripts.
+        hub = self.hub_origin
+        self.set_header(
+            "Content-Security-Policy",
+            f"default-src 'none'; style-src 'unsafe-inline' {hub}; img-src {hub}; font-src {hub}"
+            if hub
+            else "default-src 'none'; style-src 'unsafe-inline'",
+        )
+
+    @property
+    def hub(self) -> str | None:
+        return hub_base(self.store.client.redirect_uri)
+
+    @property
+    def hub_origin(self) -> str | None:
+        return _origin(self.hub) if self.hub else None
 
     def authorization_request(self) -> AuthorizationRequest | None:
         """The validated request, or None once the refusal has been sent."""
@@ -201,7 +245,7 @@ class _AuthorizeBase(_Base):
         if error.redirect_uri is None:
             self.set_status(400)
             self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(_error_page(error))
+            self.finish(_error_page(error, self.hub))
             return
         params = {"error": error.error, "error_description": error.description}
         if error.state:
@@ -232,7 +276,7 @@ class AuthorizeHandler(_AuthorizeBase):
             self.approve(request, login)
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(_login_page(request, self.store.identities.users))
+        self.finish(_login_page(request, self.store.identities.users, self.hub))
 
 
 class ApproveHandler(_AuthorizeBase):

@@ -165,8 +165,9 @@ class DevlabSession:
         self, *args: str, check: bool = True, timeout: float = 900
     ) -> subprocess.CompletedProcess:
         """Run the `devlab` command against this stack, as a person would."""
+        stack = [] if "--stack" in args else ["--stack", self.name]
         result = subprocess.run(
-            [sys.executable, "-m", "devlab.cli", *args, "--stack", self.name],
+            [sys.executable, "-m", "devlab.cli", *args, *stack],
             env=self.env,
             capture_output=True,
             text=True,

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import docker
 import pytest
+import requests
+import urllib3
 import yaml
 
 from devlab.testing.login import LoginError, firstuse_login, open_lab
 
 REPO = Path(__file__).resolve().parents[2]
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 def other_stack() -> str:
@@ -56,6 +59,36 @@ def test_a_broken_config_names_its_line_and_starts_nothing(devlab, tmp_path):
     result = devlab.cli("up", "--config", str(bad), "--stack", stack, check=False)
     assert result.returncode == 1
     assert f"{bad}:2: auth.provider" in result.stderr
+    assert nothing_of(stack)
+
+
+def free_ports(count: int) -> list[str]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [str(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_bind_beyond_loopback_with_a_self_signed_certificate_serves_https(devlab):
+    stack = other_stack()
+    hub, oauth, nfs, registry = free_ports(4)
+    ports = ["--port", hub, "--oauth-port", oauth, "--nfs-port", nfs, "--registry-port", registry]
+    try:
+        result = devlab.cli(
+            "up", "--bind", "0.0.0.0", "--tls-self-signed", *ports, "--stack", stack
+        )
+        assert "https://" in result.stdout
+        assert "never the mock GitHub provider" in result.stdout  # the LAN warning
+        reply = requests.get(f"https://127.0.0.1:{hub}/hub/api/", verify=False, timeout=10)
+        assert reply.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"https://127.0.0.1:{hub}/hub/api/", timeout=10)  # self-signed
+    finally:
+        devlab.cli("down", "--volumes", "--yes", "--stack", stack)
     assert nothing_of(stack)
 
 

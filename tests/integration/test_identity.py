@@ -103,7 +103,10 @@ def test_firstuse_password_and_a_uid_kept_across_restarts(devlab, tmp_path):
     session = firstuse_login(devlab.hub_url, "dave", "correct horse battery")
     open_lab(session, devlab.hub_url, "dave")
     first = lab_exec(devlab, "dave", ["id"])
-    assert first.startswith("uid=4000000(dave) gid=4000000(dave)")
+    dave = int(lab_exec(devlab, "dave", ["id", "-u"]))
+    # Earlier tests in the session may hold uids of the range already: kept forever.
+    assert 4_000_000 <= dave <= 4_099_999
+    assert first.startswith(f"uid={dave}(dave) gid={dave}(dave)")
     assert "4100000(workshop)" in first
 
     api = devlab.api()
@@ -116,7 +119,9 @@ def test_firstuse_password_and_a_uid_kept_across_restarts(devlab, tmp_path):
     api = devlab.api()
     api.start_server("dave")
     api.wait_ready("dave")
-    assert lab_exec(devlab, "dave", ["id", "-u"]) == "4000000"
+    assert lab_exec(devlab, "dave", ["id", "-u"]) == str(dave)
     api.start_server("erin")
     api.wait_ready("erin")
-    assert lab_exec(devlab, "erin", ["id", "-u"]) == "4000001"
+    erin = int(lab_exec(devlab, "erin", ["id", "-u"]))
+    assert erin != dave
+    assert 4_000_000 <= erin <= 4_099_999
