@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -43,18 +44,24 @@ def check_compose() -> str:
     return version
 
 
+def compose_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without devlab's and Compose's own variables.
+
+    Compose lets the shell's variables override --env-file: a DEVLAB_STACK or port
+    exported for one stack would silently retarget every command at it. The stack's
+    compose.env is the only source of those values.
+    """
+    return {k: v for k, v in environ.items() if not k.startswith(("DEVLAB_", "COMPOSE_"))}
+
+
 def run_compose(
-    settings: StackSettings,
-    args: Sequence[str],
-    *,
-    capture: bool = False,
-    env: Mapping[str, str] | None = None,
+    settings: StackSettings, args: Sequence[str], *, capture: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run compose; output streams to the terminal unless captured."""
+    """Run compose for this stack; output streams to the terminal unless captured."""
     return subprocess.run(
         compose_command(settings, *args),
         capture_output=capture,
         text=True,
         check=False,
-        env=dict(env) if env is not None else None,
+        env=compose_environment(os.environ),
     )

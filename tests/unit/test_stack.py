@@ -106,3 +106,12 @@ def test_hub_tag_covers_the_package_but_not_bytecode(tmp_path):
     assert content_hash(tmp_path, HUB.inputs, "b") == before
     (tmp_path / "devlab" / "a.py").write_text("x = 2\n")
     assert content_hash(tmp_path, HUB.inputs, "b") != before
+
+
+def test_compose_never_sees_the_callers_devlab_variables():
+    from devlab.stack.compose import compose_environment
+
+    env = compose_environment(
+        {"PATH": "/bin", "DEVLAB_STACK": "other", "COMPOSE_PROJECT_NAME": "x", "HOME": "/root"}
+    )
+    assert env == {"PATH": "/bin", "HOME": "/root"}
