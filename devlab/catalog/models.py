@@ -7,7 +7,7 @@ error naming the key rather than a policy silently ignored.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -273,9 +273,9 @@ class CatalogConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> CatalogConfig:
-        _unique("size name", [s.name for s in self.sizes])
-        _unique("image ref", [i.ref for i in self.images])
-        _unique("source repository", [s.repository for s in self.sources])
+        require_unique("size name", [s.name for s in self.sizes])
+        require_unique("image ref", [i.ref for i in self.images])
+        require_unique("source repository", [s.repository for s in self.sources])
         names = [s.name for s in self.sizes]
         if self.default_size is not None and self.default_size not in names:
             raise ValueError(
@@ -293,8 +293,9 @@ class CatalogConfig(_Strict):
         return bool(self.images or self.sources)
 
 
-def _unique(what: str, values: list[str]) -> None:
-    seen: set[str] = set()
+def require_unique(what: str, values: list[Any]) -> None:
+    """Refuse a config list naming the same thing twice, saying which and what."""
+    seen: set[Any] = set()
     for value in values:
         if value in seen:
             raise ValueError(f"{what} {value!r} is listed twice")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from devlab.catalog.models import CatalogConfig
+from devlab.catalog.models import CatalogConfig, require_unique
 from devlab.identity.policy import check_system_id
 
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters. Reused for org
@@ -80,10 +80,10 @@ class MockGitHub(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> MockGitHub:
         org_logins = [o.login.lower() for o in self.orgs]
-        _no_duplicates("org login", org_logins)
-        _no_duplicates("org id", [o.id for o in self.orgs])
-        _no_duplicates("user login", [u.login.lower() for u in self.users])
-        _no_duplicates("user id", [u.id for u in self.users])
+        require_unique("org login", org_logins)
+        require_unique("org id", [o.id for o in self.orgs])
+        require_unique("user login", [u.login.lower() for u in self.users])
+        require_unique("user id", [u.id for u in self.users])
         user_ids = {u.id for u in self.users}
         clash = user_ids & {o.id for o in self.orgs}
         if clash:
@@ -115,14 +115,6 @@ class MockGitHub(_Strict):
     def org(self, login: str) -> MockOrg | None:
         wanted = login.lower()
         return next((o for o in self.orgs if o.login.lower() == wanted), None)
-
-
-def _no_duplicates(what: str, values: list[object]) -> None:
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{what} {value!r} is listed twice")
-        seen.add(value)
 
 
 class GitHubApp(_Strict):
