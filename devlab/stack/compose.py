@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 
 from devlab.stack.settings import StackSettings
@@ -55,12 +56,21 @@ def compose_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def run_compose(
-    settings: StackSettings, args: Sequence[str], *, capture: bool = False
+    settings: StackSettings,
+    args: Sequence[str],
+    *,
+    capture: bool = False,
+    progress: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run compose for this stack; output streams to the terminal unless captured."""
+    """Run compose for this stack; output streams to the terminal unless captured.
+
+    `progress`: compose's output is progress for people (builds), so it goes to stderr
+    and stdout stays parseable (`--json`, `--quiet`).
+    """
     return subprocess.run(
         compose_command(settings, *args),
         capture_output=capture,
+        stdout=sys.stderr if progress and not capture else None,
         text=True,
         check=False,
         env=compose_environment(os.environ),

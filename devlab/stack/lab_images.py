@@ -18,7 +18,7 @@ def build(settings: StackSettings, services: Sequence[str] = ("lab",)) -> list[s
     """Rebuild devlab's images (the lab image by default), even when present."""
     config = load_config(settings.config_path, settings.profile)
     values, _ = lifecycle.prepare(settings, config)
-    result = run_compose(settings, [*lifecycle.ALL_PROFILES, "build", *services])
+    result = run_compose(settings, [*lifecycle.ALL_PROFILES, "build", *services], progress=True)
     if result.returncode != 0:
         raise lifecycle.StackError(f"building {', '.join(services)} failed (output above)")
     return [values[f"DEVLAB_{s.upper()}_IMAGE"] for s in services]

@@ -142,7 +142,7 @@ def build_missing(settings: StackSettings, values: dict[str, str], say: Say) -> 
     missing = [svc for svc, ref in wanted.items() if not engine.image_exists(client, ref)]
     if missing:
         say(f"Building {', '.join(wanted[s] for s in missing)} (base {settings.base_image})")
-        result = run_compose(settings, [*ALL_PROFILES, "build", *missing])
+        result = run_compose(settings, [*ALL_PROFILES, "build", *missing], progress=True)
         if result.returncode != 0:
             raise StackError(
                 f"building {', '.join(missing)} failed (output above). Behind an HTTPS-"
