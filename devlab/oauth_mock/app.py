@@ -184,13 +184,14 @@ def _login_page(
     )
     scopes = html.escape(", ".join(request.scopes) or "(none)")
     body = (
-        "<h1>Sign in with mock GitHub</h1>"
+        '<h1 class="h3">Sign in with mock GitHub</h1>'
         f"<p>Choose who to be. The app <code>{html.escape(request.client_id)}</code> asks "
         f"for scopes {scopes} and will receive the code at "
         f"<code>{html.escape(request.redirect_uri)}</code>.</p>"
         # Relative action: resolves to /login/oauth/authorize/approve from this page.
         f'<form method="post" action="authorize/approve">{hidden}'
-        f"<ul>{items or '<li>No users are configured under mock_github.users.</li>'}</ul>"
+        f'<ul class="list-unstyled">'
+        f"{items or '<li>No users are configured under mock_github.users.</li>'}</ul>"
         '<button type="submit" name="deny" value="1" class="deny btn btn-outline-secondary">'
         "Cancel</button></form>"
     )
@@ -199,7 +200,7 @@ def _login_page(
 
 def _error_page(error: OAuthError, hub: str | None = None) -> str:
     body = (
-        "<h1>This sign-in request cannot be completed</h1>"
+        '<h1 class="h3">This sign-in request cannot be completed</h1>'
         f"<p><code>{html.escape(error.error)}</code>: {html.escape(error.description)}</p>"
     )
     return _page("Error - mock GitHub", body, hub)
