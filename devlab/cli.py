@@ -187,13 +187,11 @@ def run(args: argparse.Namespace) -> int:
     command = args.command
     if command == "up":
         result = lifecycle.up(settings, say=_progress(args))
-        status = lifecycle.status(settings)
-        health = {n: s["health"] or s["state"] for n, s in status["services"].items()}
         if args.quiet:
             print(result.hub_url)
         else:
             storage = (result.storage_mode, result.storage_reason)
-            print(render_up(settings, result.config, result.healthy_after, health, storage))
+            print(render_up(settings, result.config, result.healthy_after, result.health, storage))
     elif command == "down":
         return _down(settings, args, args.volumes)
     elif command == "reset":

@@ -32,6 +32,7 @@ from devlab.bench.report import (
 from devlab.bench.timeline import FLOOR_MARKS, HUB_MARKS, first_match, group_samples, phases
 from devlab.catalog import size_host_config
 from devlab.config import DevlabConfig, load_config
+from devlab.hub.hardening import LAB_HOST_CONFIG as FLOOR_HARDENING
 from devlab.hubapi import HubAPI, HubAPIError
 from devlab.identity import Identity
 from devlab.identity.github import identity_from_github
@@ -47,14 +48,6 @@ BENCH_USER = "bench-user-{:02d}"
 BENCH_UID_BASE = 7100000
 FLOOR_USER_LABEL = "bench-floor-{}"
 LABEL_BENCH = "devlab.bench"
-# Kept equal to devlab.hub.wiring.LAB_HOST_CONFIG by a unit test; not imported, because
-# that module needs JupyterHub and DockerSpawner, which the CLI does not depend on.
-FLOOR_HARDENING: dict[str, Any] = {
-    "init": True,
-    "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges"],
-    "pids_limit": 1024,
-}
 LISTENING = r"Jupyter Server .* is running at"
 START_TIMEOUT = 180.0
 POLL = 0.05  # the bench's own poll interval: it adds ~25 ms on average to the floor

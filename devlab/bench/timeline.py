@@ -29,7 +29,7 @@ FLOOR_MARKS = ("request", "create", "start", "listening", "api")
 
 PHASE_LABELS = {
     "request>create": "request to container created",
-    "create>inject": "hub: created to passwd/group written (2 get_archive, put_archive)",
+    "create>inject": "hub: created to passwd/group written (put_archive; image files cached)",
     "inject>start": "hub: passwd/group written to container started",
     "create>start": "created to started (the engine's start call)",
     "start>listening": "lab boot: started to Jupyter listening",

@@ -18,7 +18,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.iostream import StreamClosedError
 from traitlets import Any as AnyTrait
 from traitlets import Callable as CallableTrait
-from traitlets import Dict, Integer, Unicode
+from traitlets import Dict, Integer, Unicode, default
 
 from devlab.catalog import (
     ChoiceError,
@@ -34,7 +34,7 @@ from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
 from devlab.storage import OwnershipConflict, apply_plan, plan_for
-from devlab.storage.engine import ensure_nfs_volume
+from devlab.storage.engine import archive_text, ensure_nfs_volume
 from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 
 # image id -> (its /etc/passwd and /etc/group, its labels); ids never change content.
@@ -104,6 +104,13 @@ class DevlabSpawner(DockerSpawner):
         help="Docker host config added to every lab (hardening, init), before identity.",
     )
 
+    @default("cpu_limit")
+    def _no_cpu_quota(self) -> None:
+        # A size's limits go in as nano_cpus and mem_limit. DockerSpawner's cpu_limit
+        # defaults to 0.0, not None, which adds a CPU period the engine refuses beside
+        # nano_cpus.
+        return None
+
     _devlab_executor: ClassVar[ThreadPoolExecutor | None] = None
 
     @property
@@ -157,8 +164,9 @@ class DevlabSpawner(DockerSpawner):
             self.db.commit()
 
     async def check_allowed(self, image: str) -> str:
-        # DockerSpawner's own allow-list is replaced by the live menu.
-        return self.choice().image
+        # DockerSpawner's own allow-list is replaced by the live menu, which start()
+        # has already checked (and set self.image from) before DockerSpawner asks.
+        return self.image
 
     async def start(self) -> Any:
         choice = self.choice()  # first: a refused choice must not create or provision anything
@@ -241,10 +249,7 @@ class DevlabSpawner(DockerSpawner):
 
     def _read_file(self, container_id: str, path: str) -> str:
         stream, _ = self.client.get_archive(container_id, path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = tar.next()
-            extracted = tar.extractfile(member) if member else None
-            return extracted.read().decode() if extracted else ""
+        return archive_text(stream) or ""
 
     async def _provision(self, identity: Identity) -> None:
         roots = {name: Path(path) for name, path in self.storage_roots.items()}
@@ -291,10 +296,6 @@ class DevlabSpawner(DockerSpawner):
             "working_dir": identity.home,
             "labels": {LABEL_USER: self.user.name, LABEL_STACK: self.stack_name},
         }
-        # The size's limits go in as nano_cpus and mem_limit. DockerSpawner's cpu_limit
-        # defaults to 0.0, not None, and would add a CPU period that the engine refuses
-        # beside nano_cpus, so it is cleared.
-        self.cpu_limit = None
         self.extra_host_config = {
             **self.lab_host_config,
             **size_host_config(self._size),

@@ -16,18 +16,10 @@ from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
 from devlab.hub.allocations import UidAllocations
 from devlab.hub.authenticators import DevlabGitHubOAuthenticator
+from devlab.hub.hardening import LAB_HOST_CONFIG
 from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
-
-# Hardening for every lab: no capabilities, no privilege gain through setuid binaries,
-# a proper init so the server gets signals, and a bound on runaway process trees.
-LAB_HOST_CONFIG: dict[str, Any] = {
-    "init": True,
-    "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges"],
-    "pids_limit": 1024,
-}
 
 
 @dataclass(frozen=True)

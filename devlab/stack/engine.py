@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from devlab.storage.engine import archive_text
 
 LABEL_STACK = "devlab.stack"  # put on every lab by devlab.hub.spawner
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -132,9 +132,7 @@ def read_service_file(
             stream, _ = container.get_archive(path)
         except NotFound:
             continue
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = tar.next()
-            handle = tar.extractfile(member) if member else None
-            if handle is not None:
-                return handle.read().decode()
+        text = archive_text(stream)
+        if text is not None:
+            return text
     return None

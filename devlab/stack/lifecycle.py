@@ -41,6 +41,7 @@ class StackError(RuntimeError):
 @dataclass
 class UpResult:
     config: DevlabConfig
+    health: dict[str, str]  # per service: healthy, running ...
     healthy_after: dict[str, float | None]  # seconds from start to healthy; None: was running
     hub_url: str
     storage_mode: str
@@ -80,17 +81,20 @@ def _tls_hosts(settings: StackSettings) -> list[str]:
     return [*dict.fromkeys([*hosts, "localhost", "127.0.0.1"])]
 
 
-def _time_to_healthy(settings: StackSettings, since: float) -> dict[str, float | None]:
-    """Per service, seconds from its start to its first passing healthcheck.
+def _service_report(
+    client: docker.DockerClient, settings: StackSettings, since: float
+) -> tuple[dict[str, str], dict[str, float | None]]:
+    """Per service, its health, and seconds from its start to its first passing check.
 
     None for services already running before this `up` (their first check is long gone
     from the engine's short health log).
     """
-    client = engine.connect()
+    health: dict[str, str] = {}
     result: dict[str, float | None] = {}
     for container in engine.compose_containers(client, settings.name):
         service = container.labels.get(engine.COMPOSE_SERVICE, container.name)
         state = container.attrs["State"]
+        health[service] = (state.get("Health") or {}).get("Status") or state.get("Status", "")
         started_at = _timestamp(state.get("StartedAt"))
         passing = [
             _timestamp(entry.get("End"))
@@ -101,7 +105,7 @@ def _time_to_healthy(settings: StackSettings, since: float) -> dict[str, float |
             result[service] = None
         else:
             result[service] = max(0.0, passing[0] - started_at)
-    return result
+    return health, result
 
 
 def _timestamp(value: str | None) -> float | None:
@@ -131,9 +135,10 @@ def _empty_ca_bundle(state_dir: Path) -> Path:
     return path
 
 
-def build_missing(settings: StackSettings, values: dict[str, str], say: Say) -> list[str]:
+def build_missing(
+    client: docker.DockerClient, settings: StackSettings, values: dict[str, str], say: Say
+) -> list[str]:
     """Build the devlab images that are not present, with compose's progress output."""
-    client = engine.connect()
     wanted = {
         image.service: values[key]
         for image in BUILT_IMAGES
@@ -152,22 +157,25 @@ def build_missing(settings: StackSettings, values: dict[str, str], say: Say) -> 
     return [wanted[s] for s in missing]
 
 
-def _storage_mode(settings: StackSettings, config: DevlabConfig, hub_image: str) -> tuple[str, str]:
+def _storage_mode(
+    client: docker.DockerClient, config: DevlabConfig, hub_image: str
+) -> tuple[str, str]:
     if config.storage.mode != "auto":
         return config.storage.mode, "set by storage.mode in the config"
-    return storage_engine.detect_mode(engine.connect(), hub_image)
+    return storage_engine.detect_mode(client, hub_image)
 
 
 def up(settings: StackSettings, say: Say = print) -> UpResult:
     check_compose()
     # Config first: a broken file names its line and starts nothing.
     config = load_config(settings.config_path, settings.profile)
-    taken = ports.stack_conflicts(settings, profiles_for(config), engine.connect())
+    client = engine.connect()
+    taken = ports.stack_conflicts(settings, profiles_for(config), client)
     if taken:
         raise StackError("\n".join(ports.describe(conflict) for conflict in taken))
     values, created = prepare(settings, config)
-    built = build_missing(settings, values, say)
-    mode, reason = _storage_mode(settings, config, values["DEVLAB_HUB_IMAGE"])
+    built = build_missing(client, settings, values, say)
+    mode, reason = _storage_mode(client, config, values["DEVLAB_HUB_IMAGE"])
     values["DEVLAB_STORAGE_MODE"] = mode
     write_env_file(settings.env_file, values)
     _remove_inactive_services(settings)
@@ -178,15 +186,17 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
         capture=True,
     )
     if result.returncode != 0:
-        detail = _failure_detail(settings)
+        detail = _failure_detail(client, settings)
         run_compose(settings, [*ALL_PROFILES, "down", "--remove-orphans"], capture=True)
         raise StackError(
             f"the stack did not become healthy; it was stopped again.\n{result.stderr.strip()}"
             f"\n{detail}\nFix the cause above and run `devlab up` again."
         )
+    health, healthy_after = _service_report(client, settings, started)
     return UpResult(
         config=config,
-        healthy_after=_time_to_healthy(settings, started),
+        health=health,
+        healthy_after=healthy_after,
         hub_url=settings.hub_url,
         storage_mode=mode,
         storage_reason=reason,
@@ -215,9 +225,8 @@ def _remove_inactive_services(settings: StackSettings) -> None:
         )
 
 
-def _failure_detail(settings: StackSettings) -> str:
+def _failure_detail(client: docker.DockerClient, settings: StackSettings) -> str:
     """The last log lines of each service that is not healthy, for the error message."""
-    client = engine.connect()
     parts = []
     for service, state in engine.service_states(client, settings.name).items():
         if state.state == "running" and state.health in (None, "healthy"):

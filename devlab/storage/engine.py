@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
+import tarfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import docker
 from docker.errors import NotFound
 
 from devlab.storage.modes import StorageMode, mode_from_filesystems, nfs_volume_options
+
+
+def archive_text(stream: Iterable[bytes]) -> str | None:
+    """The text of the single file in an engine archive (`get_archive` of one path)."""
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.next()
+        handle = tar.extractfile(member) if member else None
+        return handle.read().decode() if handle else None
 
 
 def detect_mode(client: docker.DockerClient, image: str) -> tuple[StorageMode, str]:

@@ -63,6 +63,23 @@ def firstuse_login(
     return session
 
 
+def post_spawn_form(
+    session: requests.Session,
+    hub_url: str,
+    username: str,
+    options: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> requests.Response:
+    """Submit the spawn form as a browser does, with `options` over its preselected
+    defaults; returns the hub's answer (the form itself when it has no form to post)."""
+    spawn = f"{hub_url.rstrip('/')}/hub/spawn/{username}"
+    page = session.get(spawn, timeout=timeout)
+    if page.url.split("?")[0] != spawn or "<form" not in page.text:
+        return page
+    target = urljoin(page.url, _form_action(page.text) or spawn)
+    return session.post(target, data={**_xsrf(page.text), **(options or {})}, timeout=timeout)
+
+
 def open_lab(
     session: requests.Session,
     hub_url: str,
@@ -73,11 +90,7 @@ def open_lab(
     """Start the user's server as a browser would (submitting the spawn form with
     `options`, or its preselected defaults), and wait until the lab answers."""
     hub = hub_url.rstrip("/")
-    spawn = f"{hub}/hub/spawn/{username}"
-    page = session.get(spawn, timeout=timeout)
-    if page.url.split("?")[0] == spawn and "<form" in page.text:
-        target = urljoin(page.url, _form_action(page.text) or spawn)
-        session.post(target, data={**_xsrf(page.text), **(options or {})}, timeout=timeout)
+    post_spawn_form(session, hub_url, username, options, timeout)
     lab = f"{hub}/user/{username}/lab"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

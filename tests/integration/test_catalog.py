@@ -9,9 +9,9 @@ from pathlib import Path
 
 import docker
 import pytest
-import requests
 import yaml
 
+from devlab.testing.login import post_spawn_form
 from devlab.testing.user import SpawnError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,11 +130,8 @@ def test_images_outside_the_menu_are_refused_and_create_nothing(devlab, registry
         bob.spawn(image=f"{registry}/devlab/lab:not-listed")
     with pytest.raises(SpawnError, match="not offered"):
         bob.spawn(size="enormous")
-    page = bob.browser.get(f"{devlab.hub_url}hub/spawn/bob")
-    action = page.text.split('action="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-    posted = bob.browser.post(
-        requests.compat.urljoin(page.url, action),
-        data={"image": "evil/image:latest", "size": "small"},
+    posted = post_spawn_form(
+        bob.browser, devlab.hub_url, "bob", {"image": "evil/image:latest", "size": "small"}
     )
     assert "not offered" in posted.text
     assert not docker.from_env().containers.list(all=True, filters={"label": "devlab.user=bob"})
