@@ -52,6 +52,27 @@ def test_secrets_are_private_and_never_printed(devlab):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
 
 
+def test_hub_and_lab_start_without_jsonschemas_slow_iri_checker(devlab):
+    # Importing rfc3987-syntax compiles ~35 parsers: 1.3 s of every lab's and the hub's
+    # start (images/common/pip-install removes it). Jupyter Server imports jsonschema's
+    # format checkers at start, so this is the import a start makes.
+    check = [
+        "python3",
+        "-c",
+        "import sys, jupyter_events.validators; sys.exit('rfc3987_syntax' in sys.modules)",
+    ]
+    client = docker.from_env()
+    (hub,) = client.containers.list(
+        filters={
+            "label": [f"com.docker.compose.project={devlab.name}", "com.docker.compose.service=hub"]
+        }
+    )
+    assert hub.exec_run(check).exit_code == 0
+    client.containers.run(
+        devlab.status()["lab_image"], check, remove=True, network_mode="none", entrypoint=[]
+    )
+
+
 def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(devlab):
     api = devlab.api()
     api.ensure_user("alice")
