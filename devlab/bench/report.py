@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from devlab.bench.stats import Summary, ratio, rounded, summarize
+from devlab.bench.stats import Summary, added, ratio, rounded, summarize
 from devlab.bench.timeline import PHASE_LABELS
 
 JSON_VERSION = 1
@@ -36,6 +36,8 @@ class SpawnSection:
             "floor": _with_samples(floor, self.floor),
             "p50_ratio": rounded(ratio(hub.p50, floor.p50)),
             "p95_ratio": rounded(ratio(hub.p95, floor.p95)),
+            "p50_added_s": rounded(added(hub.p50, floor.p50)),
+            "p95_added_s": rounded(added(hub.p95, floor.p95)),
             "stop": _with_samples(summarize(self.stop), self.stop),
             "first_hub_s": rounded(self.first_hub_s),
             "first_floor_s": rounded(self.first_floor_s),
@@ -216,6 +218,14 @@ def render_table(report: BenchReport) -> str:
                     "",
                     _x(ratio(hub.p50, floor.p50)),
                     _x(ratio(hub.p95, floor.p95)),
+                    "",
+                    "",
+                ],
+                [
+                    "added by devlab",
+                    "",
+                    _s(added(hub.p50, floor.p50)),
+                    _s(added(hub.p95, floor.p95)),
                     "",
                     "",
                 ],

@@ -71,6 +71,17 @@ def ratio(value: float | None, floor: float | None) -> float | None:
     return value / floor
 
 
+def added(value: float | None, floor: float | None) -> float | None:
+    """value - floor: the seconds the stack adds, or None when either is missing.
+
+    The ratio's companion: when the lab image itself starts faster, the floor drops and
+    the ratio rises even though the stack adds no more than before.
+    """
+    if value is None or floor is None:
+        return None
+    return value - floor
+
+
 def rounded(value: float | int | None, digits: int = 3) -> float | int | None:
     if value is None or isinstance(value, int):
         return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -168,6 +169,8 @@ def test_json_shape_carries_ratios_against_the_floor():
     assert spawn["floor"]["p50"] == 2.0
     assert spawn["p50_ratio"] == 2.5
     assert spawn["p95_ratio"] == pytest.approx(5.9 / 2.9, abs=1e-3)
+    assert spawn["p50_added_s"] == 3.0
+    assert spawn["p95_added_s"] == 3.0
     assert spawn["hub"]["samples"] == [4.0, 5.0, 6.0]
     assert spawn["hub_phases"]["request>create"]["p50"] == 0.2
     conc = data["concurrency"]
@@ -213,6 +216,7 @@ def test_table_has_each_section_and_the_ratios():
     ):
         assert heading in text
     assert "2.50x" in text  # the p50 ratio
+    assert re.search(r"added by devlab +3\.00s +3\.00s", text)
     assert "failure: bench-user-02: boom" in text
     assert "110.00 MiB" in text
     assert "phase (per user)" in text
