@@ -33,7 +33,7 @@ PHASE_LABELS = {
     "inject>start": "hub: passwd/group written to container started",
     "create>start": "created to started (the engine's start call)",
     "start>listening": "lab boot: started to Jupyter listening",
-    "listening>proxy_add": "hub: listening to proxy route added (http polling)",
+    "listening>proxy_add": "hub: listening to proxy route added (connect probe)",
     "proxy_add>ready": "hub: route added to ready",
     "ready>routed": "proxy: ready to /user/NAME/api answering",
     "listening>api": "floor: listening to /api answering (bench poll)",
