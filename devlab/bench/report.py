@@ -213,22 +213,13 @@ def render_table(report: BenchReport) -> str:
                     _s(floor.min),
                     _s(floor.max),
                 ],
-                [
-                    "ratio hub/floor",
-                    "",
-                    _x(ratio(hub.p50, floor.p50)),
-                    _x(ratio(hub.p95, floor.p95)),
-                    "",
-                    "",
-                ],
-                [
-                    "added by devlab",
-                    "",
-                    _s(added(hub.p50, floor.p50)),
-                    _s(added(hub.p95, floor.p95)),
-                    "",
-                    "",
-                ],
+                *(
+                    [label, "", cell(op(hub.p50, floor.p50)), cell(op(hub.p95, floor.p95)), "", ""]
+                    for label, op, cell in (
+                        ("ratio hub/floor", ratio, _x),
+                        ("added by devlab", added, _s),
+                    )
+                ),
             ],
         )
         stop = summarize(sp.stop)

@@ -32,7 +32,7 @@ from devlab.bench.report import (
 from devlab.bench.timeline import FLOOR_MARKS, HUB_MARKS, first_match, group_samples, phases
 from devlab.catalog import size_host_config
 from devlab.config import DevlabConfig, load_config
-from devlab.hub.hardening import LAB_HOST_CONFIG as FLOOR_HARDENING
+from devlab.hub.labs import LAB_HOST_CONFIG as FLOOR_HARDENING
 from devlab.hubapi import HubAPI, HubAPIError
 from devlab.identity import Identity
 from devlab.identity.github import identity_from_github
@@ -236,7 +236,7 @@ class EventRecorder:
                     stamp = event.get("timeNano", 0) / 1e9
                     if (
                         event.get("Action") == action
-                        and attrs.get("devlab.user") == user
+                        and attrs.get(engine.LABEL_USER) == user
                         and after <= stamp <= until
                     ):
                         return stamp
@@ -250,7 +250,7 @@ class EventRecorder:
                 1
                 for e in self.events
                 if e.get("Action") == action
-                and e.get("Actor", {}).get("Attributes", {}).get("devlab.user") == user
+                and e.get("Actor", {}).get("Attributes", {}).get(engine.LABEL_USER) == user
                 and after <= e.get("timeNano", 0) / 1e9 <= until
             )
 
@@ -361,23 +361,11 @@ class _Bench:
         return marks
 
     def _lab_container(self, user: str) -> Any:
-        labs = self.client.containers.list(
-            all=True,
-            filters={
-                "label": [f"{engine.LABEL_STACK}={self.settings.name}", f"devlab.user={user}"]
-            },
-        )
+        labs = engine.lab_containers(self.client, self.settings.name, user)
         return labs[0] if labs else None
 
     def _hub_log(self, since: float) -> list[str]:
-        hubs = self.client.containers.list(
-            filters={
-                "label": [
-                    f"{engine.COMPOSE_PROJECT}={self.settings.name}",
-                    f"{engine.COMPOSE_SERVICE}=hub",
-                ]
-            }
-        )
+        hubs = engine.service_containers(self.client, self.settings.name, "hub")
         if not hubs:
             return []
         raw = hubs[0].logs(timestamps=True, since=int(since) - 1, stdout=True, stderr=True)
@@ -427,7 +415,7 @@ class _Bench:
             network=self.settings.network,
             ports={"8888/tcp": ("127.0.0.1", None)},
             # Labelled like a lab so `devlab down` removes it if the bench dies midway.
-            labels={engine.LABEL_STACK: stack, "devlab.user": label, LABEL_BENCH: "floor"},
+            labels={engine.LABEL_STACK: stack, engine.LABEL_USER: label, LABEL_BENCH: "floor"},
             **FLOOR_HARDENING,
             **self.size_config,
         )

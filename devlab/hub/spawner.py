@@ -29,6 +29,7 @@ from devlab.catalog import (
     validate_choice,
 )
 from devlab.catalog.menu import Choice
+from devlab.hub.labs import LABEL_STACK, LABEL_USER
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
@@ -38,9 +39,7 @@ from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 
 # image id -> (its /etc/passwd and /etc/group, its labels); ids never change content.
 _IMAGE_FILES: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
-LABEL_USER = "devlab.user"
 TUTORIALS_SOURCE = "/srv/devlab/tutorials.git"  # where a local tutorials repo is mounted
-LABEL_STACK = "devlab.stack"
 
 
 class DevlabSpawner(DockerSpawner):
@@ -279,7 +278,7 @@ class DevlabSpawner(DockerSpawner):
                     self.nfs_address,
                     self.nfs_port,
                     export,
-                    self.stack_name,
+                    {LABEL_STACK: self.stack_name},
                 )
 
     async def _in_executor(self, func: Callable[..., Any], *args: Any) -> Any:

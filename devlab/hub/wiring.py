@@ -16,7 +16,7 @@ from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
 from devlab.hub.allocations import UidAllocations
 from devlab.hub.authenticators import DevlabGitHubOAuthenticator
-from devlab.hub.hardening import LAB_HOST_CONFIG
+from devlab.hub.labs import LAB_HOST_CONFIG
 from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github

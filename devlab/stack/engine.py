@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from devlab.hub.labs import LABEL_STACK, LABEL_USER
 from devlab.storage.engine import archive_text
 
-LABEL_STACK = "devlab.stack"  # put on every lab by devlab.hub.spawner
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 # Compose stamps its project and service labels on the images it builds, so a lab
@@ -63,8 +63,16 @@ def service_states(client: docker.DockerClient, stack: str) -> dict[str, Service
     return states
 
 
-def lab_containers(client: docker.DockerClient, stack: str) -> list:
-    return client.containers.list(all=True, filters={"label": f"{LABEL_STACK}={stack}"})
+def service_containers(client: docker.DockerClient, stack: str, service: str) -> list:
+    """The containers Compose made for one service of the stack, running or not."""
+    labels = [f"{COMPOSE_PROJECT}={stack}", f"{COMPOSE_SERVICE}={service}", COMPOSE_ONEOFF]
+    return client.containers.list(all=True, filters={"label": labels})
+
+
+def lab_containers(client: docker.DockerClient, stack: str, user: str | None = None) -> list:
+    """The stack's labs (one user's, given `user`), running or not."""
+    labels = [f"{LABEL_STACK}={stack}"] + ([f"{LABEL_USER}={user}"] if user else [])
+    return client.containers.list(all=True, filters={"label": labels})
 
 
 def remove_labs(client: docker.DockerClient, stack: str, timeout: int = 10) -> int:
@@ -124,10 +132,7 @@ def read_service_file(
     client: docker.DockerClient, stack: str, service: str, path: str
 ) -> str | None:
     """A small text file from a service's container (running or not), or None."""
-    containers = client.containers.list(
-        all=True, filters={"label": [f"{COMPOSE_PROJECT}={stack}", f"{COMPOSE_SERVICE}={service}"]}
-    )
-    for container in containers:
+    for container in service_containers(client, stack, service):
         try:
             stream, _ = container.get_archive(path)
         except NotFound:

@@ -300,7 +300,7 @@ def status(settings: StackSettings) -> dict:
     for name in RUNTIME_SERVICES:
         services.setdefault(name, {"state": "absent", "health": None})
     labs = [
-        {"user": c.labels.get("devlab.user"), "container": c.name, "state": c.status}
+        {"user": c.labels.get(engine.LABEL_USER), "container": c.name, "state": c.status}
         for c in engine.lab_containers(client, settings.name)
     ]
     return {

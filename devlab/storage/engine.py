@@ -33,11 +33,12 @@ def detect_mode(client: docker.DockerClient, image: str) -> tuple[StorageMode, s
 
 
 def ensure_nfs_volume(
-    api: docker.APIClient, name: str, host: str, port: int, export: str, stack: str
+    api: docker.APIClient, name: str, host: str, port: int, export: str, labels: dict[str, str]
 ) -> None:
     """Create the lab's NFS-backed volume once; the engine mounts it when a lab starts.
 
-    Takes the low-level client because that is what DockerSpawner holds.
+    Takes the low-level client because that is what DockerSpawner holds, and the labels
+    by which `devlab down --volumes` finds the volume.
     """
     try:
         api.inspect_volume(name)
@@ -46,7 +47,7 @@ def ensure_nfs_volume(
             name,
             driver="local",
             driver_opts=nfs_volume_options(host, port, export),
-            labels={"devlab.stack": stack},  # so `devlab down --volumes` finds it
+            labels=labels,
         )
 
 

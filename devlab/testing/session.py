@@ -199,9 +199,7 @@ class DevlabSession:
 
     def lab_logs(self, user: str, tail: int = 200) -> str:
         client = engine.connect()
-        labs = client.containers.list(
-            all=True, filters={"label": [f"devlab.stack={self.name}", f"devlab.user={user}"]}
-        )
+        labs = engine.lab_containers(client, self.name, user)
         return "\n".join(c.logs(tail=tail).decode(errors="replace") for c in labs)
 
     def spawn_log(self, user: str) -> str:

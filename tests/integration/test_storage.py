@@ -8,14 +8,14 @@ import tarfile
 import docker
 import pytest
 
+from devlab.stack.engine import lab_containers, service_containers
+
 PAYLOAD = "devlab persistence check\n" * 1000
 
 
 def lab(devlab, user: str):
     client = docker.from_env()
-    (container,) = client.containers.list(
-        filters={"label": [f"devlab.stack={devlab.name}", f"devlab.user={user}"]}
-    )
+    (container,) = lab_containers(client, devlab.name, user)
     return container
 
 
@@ -101,14 +101,7 @@ def test_files_survive_lab_restart_hub_restart_and_down_up(labs, tmp_path):
 
     client = docker.from_env()
     for service in ("hub", "nfs"):
-        for container in client.containers.list(
-            filters={
-                "label": [
-                    f"com.docker.compose.project={labs.name}",
-                    f"com.docker.compose.service={service}",
-                ]
-            }
-        ):
+        for container in service_containers(client, labs.name, service):
             container.restart(timeout=10)
     labs.cli("up", "--port", str(labs.port))  # waits until every service is healthy again
     assert checksum(labs) == expected

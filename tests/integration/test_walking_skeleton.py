@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 import requests
 
-from devlab.stack.engine import leftovers
+from devlab.stack.engine import lab_containers, leftovers, service_containers
 
 
 def test_up_is_healthy_and_prints_the_hub_url(devlab):
@@ -62,11 +62,7 @@ def test_hub_and_lab_start_without_jsonschemas_slow_iri_checker(devlab):
         "import sys, jupyter_events.validators; sys.exit('rfc3987_syntax' in sys.modules)",
     ]
     client = docker.from_env()
-    (hub,) = client.containers.list(
-        filters={
-            "label": [f"com.docker.compose.project={devlab.name}", "com.docker.compose.service=hub"]
-        }
-    )
+    (hub,) = service_containers(client, devlab.name, "hub")
     assert hub.exec_run(check).exit_code == 0
     client.containers.run(
         devlab.status()["lab_image"], check, remove=True, network_mode="none", entrypoint=[]
@@ -84,20 +80,14 @@ def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(devlab):
     assert "last_activity" in reply.json()
 
     client = docker.from_env()
-    (lab,) = client.containers.list(
-        filters={"label": [f"devlab.stack={devlab.name}", "devlab.user=alice"]}
-    )
+    (lab,) = lab_containers(client, devlab.name, "alice")
     assert lab.attrs["Config"]["User"] == "7000001:7000001"
     uid = lab.exec_run(["id", "-u"]).output.decode().strip()
     assert uid == "7000001"
     assert devlab.status()["labs"][0]["user"] == "alice"
 
     # The hub is down: the lab keeps its route through the proxy and keeps running.
-    (hub,) = client.containers.list(
-        filters={
-            "label": [f"com.docker.compose.project={devlab.name}", "com.docker.compose.service=hub"]
-        }
-    )
+    (hub,) = service_containers(client, devlab.name, "hub")
     hub.stop(timeout=10)
     try:
         while_down = api.request("GET", "/user/alice/api/status")
