@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -25,7 +25,12 @@ import requests
 
 from devlab.catalog.menu import FALLBACK_DISPLAY_NAME
 from devlab.catalog.models import CatalogConfig, ImageSource
-from devlab.catalog.registry import RegistryClient, RegistryError, split_repository
+from devlab.catalog.registry import (
+    LocalRegistry,
+    RegistryClient,
+    RegistryError,
+    split_repository,
+)
 from devlab.catalog.state import CatalogState, ImageRecord, Problem, now, read_state, write_state
 from devlab.catalog.tags import (
     Role,
@@ -218,9 +223,8 @@ class Prepuller:
     state_path: Path
     fallback_image: str | None = None
     docker_client: Any = None  # docker.DockerClient; from the environment by default
-    registry_for: Callable[[ImageSource], RegistryClient] = field(
-        default=lambda s: RegistryClient.for_repository(s.repository, s.api_url)
-    )
+    # The stack's own registry and its password; no other registry gets credentials.
+    local_registry: LocalRegistry | None = None
     _records: dict[str, ImageRecord] = field(default_factory=dict, init=False)
     _problems: list[Problem] = field(default_factory=list, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -300,7 +304,9 @@ class Prepuller:
         return [d for d in desired if unique[canonical_reference(d.ref)] is d], problems
 
     def _resolve_source(self, source: ImageSource) -> tuple[list[Desired], list[Problem]]:
-        client = self.registry_for(source)
+        client = RegistryClient.for_repository(
+            source.repository, source.api_url, self.local_registry
+        )
         _, path = split_repository(source.repository)
         selection = select_tags(client.list_tags(path), source)
         digests: dict[str, str] = {}
@@ -331,14 +337,21 @@ class Prepuller:
         return found, missing
 
     def _digest(self, ref: str) -> str | None:
-        """The registry's digest for a ref, asked through the engine (which holds any auth)."""
+        """The registry's digest for a ref, asked through the engine with the login it needs."""
+        auth = self._auth_config(ref)
         try:
-            return self.docker.api.inspect_distribution(ref)["Descriptor"]["digest"]
+            found = self.docker.api.inspect_distribution(ref, auth_config=auth)
+            return found["Descriptor"]["digest"]
         except (docker.errors.DockerException, requests.RequestException, KeyError) as exc:
             log.info("No registry digest for %s (%s); pulling only if missing", ref, _message(exc))
             return None
 
     # The engine ---------------------------------------------------------------------------
+
+    def _auth_config(self, ref: str) -> dict[str, str] | None:
+        """The local registry's login for its own references; None (anonymous) otherwise."""
+        credentials = self.local_registry.for_reference(ref) if self.local_registry else None
+        return credentials.auth_config() if credentials else None
 
     def local_images(self) -> list[LocalImage]:
         return [
@@ -362,7 +375,11 @@ class Prepuller:
         repository, tag, digest = split_reference(action.ref)
         try:
             for message in self.docker.api.pull(
-                repository, tag=digest or tag or "latest", stream=True, decode=True
+                repository,
+                tag=digest or tag or "latest",
+                stream=True,
+                decode=True,
+                auth_config=self._auth_config(action.ref),
             ):
                 if "error" in message:
                     raise PullError(message["error"])
@@ -437,6 +454,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fallback-image", help="The locally built lab image; never pulled.")
     parser.add_argument("--profile", help="Config profile in use (devlab up --profile).")
     parser.add_argument("--interval", type=float, help="Seconds between rounds (config).")
+    parser.add_argument(
+        "--local-registry",
+        help="The stack's registry as the engine names it (127.0.0.1:PORT); empty for none.",
+    )
+    parser.add_argument(
+        "--local-registry-password-file",
+        type=Path,
+        help="Its password (user devlab), sent to that registry only.",
+    )
     parser.add_argument("--once", action="store_true", help="Run one round and exit.")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -448,7 +474,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"prepuller: {exc}", file=sys.stderr)
         return 2
-    prepuller = Prepuller(config, Path(args.state), fallback_image=args.fallback_image)
+    local = None
+    if args.local_registry:
+        if args.local_registry_password_file is None:
+            print(
+                "prepuller: --local-registry needs --local-registry-password-file", file=sys.stderr
+            )
+            return 2
+        try:
+            local = LocalRegistry.from_password_file(
+                args.local_registry, args.local_registry_password_file
+            )
+        except (OSError, ValueError) as exc:
+            print(
+                f"prepuller: cannot read the local registry's password ({exc}): "
+                "`devlab up` creates it in the stack's secrets",
+                file=sys.stderr,
+            )
+            return 2
+    prepuller = Prepuller(
+        config, Path(args.state), fallback_image=args.fallback_image, local_registry=local
+    )
     if args.once:
         state = prepuller.run_once()
         return 1 if state.problems or any(r.status == "failed" for r in state.images) else 0

@@ -42,6 +42,9 @@ def compose_env(
         "DEVLAB_OAUTH_PORT": str(settings.oauth_port),
         "DEVLAB_NFS_PORT": str(settings.nfs_port),
         "DEVLAB_REGISTRY_PORT": str(settings.registry_port),
+        # The prepuller sends the registry password only to this host, and only when the
+        # stack runs its registry: another registry on that port never gets it.
+        "DEVLAB_LOCAL_REGISTRY": settings.registry_host if "registry" in profiles else "",
         "DEVLAB_STORAGE_MODE": storage_mode,
         "DEVLAB_HUB_PUBLIC_URL": settings.hub_url,
         "DEVLAB_OAUTH_PUBLIC_URL": settings.oauth_url,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from devlab.catalog.registry import LOCAL_REGISTRY_USER, Credentials
 from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
 from devlab.stack import engine, lifecycle
 from devlab.stack.compose import run_compose
+from devlab.stack.secrets import read_secret
 from devlab.stack.settings import StackSettings
 
 LOCAL_REPOSITORY = "devlab/lab"  # the repository name the lab image gets in the registry
@@ -39,13 +41,24 @@ def push(
             "the local registry is not running: set `local_registry: true` in "
             "config/devlab.yaml and run `devlab up`"
         )
+    # The registry takes pushes only with its password; given per push, so it is never
+    # stored in a Docker config file.
+    try:
+        password = read_secret(settings.secrets_dir, "registry_password")
+    except FileNotFoundError:
+        raise lifecycle.StackError(
+            "the local registry's password is missing: run `devlab up`, which creates it"
+        ) from None
+    login = Credentials(LOCAL_REGISTRY_USER, password).auth_config()
     client = engine.connect()
     image = client.images.get(values["DEVLAB_LAB_IMAGE"])
     repository = f"{settings.registry_host}/{LOCAL_REPOSITORY}"
     pushed = []
     for tag in tags or tags_for_day(day or datetime.date.today()):
         image.tag(repository, tag)
-        for line in client.images.push(repository, tag, stream=True, decode=True):
+        for line in client.images.push(
+            repository, tag, stream=True, decode=True, auth_config=login
+        ):
             if "error" in line:
                 raise lifecycle.StackError(f"pushing {repository}:{tag} failed: {line['error']}")
         pushed.append(f"{repository}:{tag}")

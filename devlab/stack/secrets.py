@@ -13,6 +13,9 @@ SECRETS = {
     "proxy_auth_token": 32,
     "admin_api_token": 32,
     "oauth_client_secret": 32,
+    # The local registry's password (user devlab): `devlab images push` and the
+    # prepuller hold it, the registry turns it into its htpasswd file at start.
+    "registry_password": 32,
 }
 
 

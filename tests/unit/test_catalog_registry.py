@@ -1,5 +1,10 @@
-"""The registry client against a real HTTP server on 127.0.0.1 answering like distribution 2.8."""
+"""The registry client against a real HTTP server on 127.0.0.1 answering like distribution 2.8.
 
+The same server plays a Basic (htpasswd) registry, a Bearer registry with its token
+service, and a registry whose next-page link loops.
+"""
+
+import base64
 import hashlib
 import json
 import socket
@@ -13,11 +18,16 @@ import pytest
 
 from devlab.catalog.models import ImageSource
 from devlab.catalog.registry import (
+    LOCAL_REGISTRY_USER,
+    Challenge,
+    Credentials,
+    LocalRegistry,
     NotFound,
     RegistryClient,
     RegistryError,
     RegistryUnreachable,
     default_api_url,
+    parse_challenge,
     split_repository,
 )
 from devlab.catalog.tags import select_tags
@@ -30,10 +40,17 @@ PAGES = {
     None: (["recommended", "w_2026_46", "junk"], "w_2026_46"),
     "w_2026_46": (["w_2026_47", "r29_0"], None),
 }
+PASSWORD = "s3cret"
+BASIC = "Basic " + base64.b64encode(f"devlab:{PASSWORD}".encode()).decode()
+TOKEN = "tok-123"
 
 
 class FakeRegistry(BaseHTTPRequestHandler):
     accepts: ClassVar[list[str]] = []
+    # (path, Authorization header or "") of every request, in order.
+    seen: ClassVar[list[tuple[str, str]]] = []
+    # Query parameters of every token request.
+    token_queries: ClassVar[list[dict[str, list[str]]]] = []
 
     def do_GET(self):
         self._answer(with_body=True)
@@ -45,7 +62,37 @@ class FakeRegistry(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         self.accepts.append(self.headers.get("Accept", ""))
-        if url.path == "/v2/devlab/lab/tags/list":
+        authorization = self.headers.get("Authorization", "")
+        self.seen.append((url.path, authorization))
+        port = self.server.server_address[1]
+        if url.path == "/token":
+            self.token_queries.append(query)
+            self._json(200, {"token": TOKEN}, with_body)
+        elif url.path.startswith("/v2/basic/") and authorization != BASIC:
+            challenge = 'Basic realm="devlab-registry"'
+            self._json(401, {"errors": [{"code": "UNAUTHORIZED"}]}, with_body, auth=challenge)
+        elif url.path.startswith(("/v2/bearer/", "/v2/far/", "/v2/refused/")) and (
+            authorization != f"Bearer {TOKEN}" or url.path.startswith("/v2/refused/")
+        ):
+            host = "localhost" if url.path.startswith("/v2/far/") else "127.0.0.1"
+            name = url.path.split("/")[2]
+            challenge = (
+                f'Bearer realm="http://{host}:{port}/token",service="fake",'
+                f'scope="repository:{name}/lab:pull"'
+            )
+            self._json(401, {"errors": [{"code": "UNAUTHORIZED"}]}, with_body, auth=challenge)
+        elif url.path.startswith("/v2/odd/"):
+            self._json(401, {"errors": [{"code": "UNAUTHORIZED"}]}, with_body, auth="Negotiate")
+        elif url.path in (
+            "/v2/basic/lab/tags/list",
+            "/v2/bearer/lab/tags/list",
+            "/v2/far/lab/tags/list",
+        ):
+            self._json(200, {"tags": ["r1_0"]}, with_body)
+        elif url.path == "/v2/loop/lab/tags/list":
+            link = '</v2/loop/lab/tags/list?last=a&n=1>; rel="next"'
+            self._json(200, {"tags": ["a"]}, with_body, link=link)
+        elif url.path == "/v2/devlab/lab/tags/list":
             tags, last = PAGES[query.get("last", [None])[0]]
             link = f'</v2/devlab/lab/tags/list?last={last}&n=2>; rel="next"' if last else None
             self._json(200, {"name": "devlab/lab", "tags": tags}, with_body, link=link)
@@ -70,11 +117,13 @@ class FakeRegistry(BaseHTTPRequestHandler):
         else:
             self._json(404, {"errors": [{"code": "NAME_UNKNOWN"}]}, with_body)
 
-    def _json(self, status, data, with_body, link=None, digest=None):
+    def _json(self, status, data, with_body, link=None, digest=None, auth=None):
         body = json.dumps(data).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if auth:
+            self.send_header("WWW-Authenticate", auth)
         if link:
             self.send_header("Link", link)
         if digest:
@@ -136,7 +185,11 @@ def test_policy_over_a_listed_repository(registry):
     [
         (lambda c: c.list_tags("nope/lab"), NotFound, "tags of nope/lab: not found"),
         (lambda c: c.manifest_digest("devlab/lab", "gone"), NotFound, "manifest devlab/lab:gone"),
-        (lambda c: c.list_tags("private/lab"), RegistryError, "wants authentication"),
+        (lambda c: c.list_tags("private/lab"), RegistryError, "no challenge sent"),
+        (lambda c: c.list_tags("basic/lab"), RegistryError, "wants a password"),
+        (lambda c: c.list_tags("odd/lab"), RegistryError, "does not support \\(Negotiate\\)"),
+        (lambda c: c.list_tags("refused/lab"), RegistryError, "refused the token it asked for"),
+        (lambda c: c.list_tags("loop/lab"), RegistryError, "leads back to a page already read"),
         (lambda c: c.list_tags("broken/lab"), RegistryError, "HTTP 500 storage driver failed"),
         (lambda c: c.list_tags("slow/lab"), RegistryUnreachable, "no answer within 0.3s"),
     ],
@@ -173,3 +226,130 @@ def test_for_repository_uses_the_configured_api_url():
     assert split_repository("127.0.0.1:5000/devlab/lab") == ("127.0.0.1:5000", "devlab/lab")
     client = RegistryClient.for_repository("127.0.0.1:5000/devlab/lab", "http://registry:5000/")
     assert client.base_url == "http://registry:5000"
+
+
+def test_basic_credentials_answer_the_challenge_and_are_reused(registry):
+    FakeRegistry.seen.clear()
+    client = RegistryClient(registry, credentials=Credentials("devlab", PASSWORD))
+    assert client.list_tags("basic/lab") == ["r1_0"]
+    assert client.list_tags("basic/lab") == ["r1_0"]
+    # Asked once, then sent with every request: one 401 in all.
+    assert FakeRegistry.seen == [
+        ("/v2/basic/lab/tags/list", ""),
+        ("/v2/basic/lab/tags/list", BASIC),
+        ("/v2/basic/lab/tags/list", BASIC),
+    ]
+
+
+def test_a_wrong_password_is_refused_by_name(registry):
+    client = RegistryClient(registry, credentials=Credentials("devlab", "wrong"))
+    with pytest.raises(RegistryError, match="refused the local registry password"):
+        client.list_tags("basic/lab")
+
+
+def test_bearer_challenge_fetches_a_token_for_its_service_and_scope(registry):
+    FakeRegistry.seen.clear()
+    FakeRegistry.token_queries.clear()
+    client = RegistryClient(registry)
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    assert FakeRegistry.token_queries == [
+        {"service": ["fake"], "scope": ["repository:bearer/lab:pull"]}
+    ]
+    assert FakeRegistry.seen == [
+        ("/v2/bearer/lab/tags/list", ""),
+        ("/token", ""),  # anonymous: this client holds no credentials
+        ("/v2/bearer/lab/tags/list", f"Bearer {TOKEN}"),
+        ("/v2/bearer/lab/tags/list", f"Bearer {TOKEN}"),
+    ]
+
+
+def test_credentials_go_to_a_token_realm_only_on_the_registry_itself(registry):
+    credentials = Credentials("devlab", PASSWORD)
+    FakeRegistry.seen.clear()
+    assert RegistryClient(registry, credentials=credentials).list_tags("bearer/lab") == ["r1_0"]
+    assert ("/token", BASIC) in FakeRegistry.seen
+    FakeRegistry.seen.clear()
+    # Same port, another host name: another origin, so it is asked anonymously.
+    assert RegistryClient(registry, credentials=credentials).list_tags("far/lab") == ["r1_0"]
+    assert ("/token", "") in FakeRegistry.seen
+    assert all(auth != BASIC for _, auth in FakeRegistry.seen)
+
+
+@pytest.mark.parametrize(
+    ("header", "challenge"),
+    [
+        (
+            'Bearer realm="https://auth.example.org/token",service="registry.example.org",'
+            'scope="repository:devlab/lab:pull"',
+            Challenge(
+                "bearer",
+                {
+                    "realm": "https://auth.example.org/token",
+                    "service": "registry.example.org",
+                    "scope": "repository:devlab/lab:pull",
+                },
+            ),
+        ),
+        ('Basic realm="devlab-registry"', Challenge("basic", {"realm": "devlab-registry"})),
+        (
+            "Bearer realm=https://a/t, scope=x",
+            Challenge("bearer", {"realm": "https://a/t", "scope": "x"}),
+        ),
+        ('Bearer realm="a \\"b\\""', Challenge("bearer", {"realm": 'a "b"'})),
+        ("", None),
+        ('realm="x"', None),
+    ],
+)
+def test_parse_challenge(header, challenge):
+    assert parse_challenge(header) == challenge
+
+
+LOCAL = LocalRegistry("127.0.0.1:5000", Credentials(LOCAL_REGISTRY_USER, PASSWORD))
+
+
+@pytest.mark.parametrize(
+    ("repository", "api_url", "gets_credentials"),
+    [
+        ("127.0.0.1:5000/devlab/lab", None, True),
+        ("127.0.0.1:5000/devlab/lab", "http://registry:5000", True),
+        ("127.0.0.1:5000/devlab/lab", "http://registry:5000/", True),
+        ("127.0.0.1:5000/devlab/lab", "http://127.0.0.1:5000", True),
+        # The right host but the API elsewhere: the password would leave the stack.
+        ("127.0.0.1:5000/devlab/lab", "https://registry.example.org", False),
+        ("127.0.0.1:5000/devlab/lab", "http://registry:5001", False),
+        ("127.0.0.1:5001/devlab/lab", None, False),
+        ("127.0.0.1:5001/devlab/lab", "http://registry:5000", False),
+        ("localhost:5000/devlab/lab", None, False),
+        ("registry.example.org/devlab/lab", None, False),
+    ],
+)
+def test_the_local_password_goes_only_to_the_local_registry(repository, api_url, gets_credentials):
+    client = RegistryClient.for_repository(repository, api_url, LOCAL)
+    assert (client.credentials is not None) is gets_credentials
+    assert RegistryClient.for_repository(repository, api_url).credentials is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "gets_credentials"),
+    [
+        ("127.0.0.1:5000/devlab/lab:recommended", True),
+        ("127.0.0.1:5000/devlab/lab@sha256:" + "a" * 64, True),
+        ("127.0.0.1:5001/devlab/lab:recommended", False),
+        ("registry.example.org/devlab/lab:1", False),
+        ("jupyter/base-notebook:latest", False),
+    ],
+)
+def test_engine_pulls_get_the_login_only_for_local_references(ref, gets_credentials):
+    assert (LOCAL.for_reference(ref) is not None) is gets_credentials
+
+
+def test_local_registry_password_file(tmp_path):
+    path = tmp_path / "registry_password"
+    path.write_text(PASSWORD + "\n")
+    local = LocalRegistry.from_password_file("127.0.0.1:5000", path)
+    assert local.credentials.auth_config() == {"username": "devlab", "password": PASSWORD}
+    assert PASSWORD not in repr(local)
+    path.write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        LocalRegistry.from_password_file("127.0.0.1:5000", path)

@@ -80,6 +80,14 @@ def test_env_file_round_trips_and_is_private(tmp_path):
     assert read_env_file(tmp_path / "absent.env") is None
 
 
+def test_the_prepuller_is_told_of_the_local_registry_only_when_it_runs(tmp_path):
+    s = settings(tmp_path, registry_port=5123)
+    without = compose_env(s, images={}, ca_bundle=tmp_path / "ca.pem")
+    assert without["DEVLAB_LOCAL_REGISTRY"] == ""
+    with_registry = compose_env(s, images={}, ca_bundle=tmp_path / "ca.pem", profiles=("registry",))
+    assert with_registry["DEVLAB_LOCAL_REGISTRY"] == "127.0.0.1:5123"
+
+
 def test_env_file_refuses_values_it_cannot_hold():
     with pytest.raises(ValueError, match="newline"):
         render({"A": "x\ny"})
