@@ -13,15 +13,20 @@ class HubAPIError(RuntimeError):
 
 
 class HubAPI:
-    def __init__(self, hub_url: str, token: str, timeout: float = 30, verify: bool = True) -> None:
+    def __init__(
+        self, hub_url: str, token: str, timeout: float = 30, verify: bool | str = True
+    ) -> None:
         self.base = hub_url.rstrip("/")
         self.session = requests.Session()
-        # False for a workshop's self-signed certificate, reached from this machine.
-        self.session.verify = verify
         self.session.headers["Authorization"] = f"token {token}"
         self.timeout = timeout
+        # requests' `verify`: True for the system's CAs, or the path of the one
+        # certificate to trust (a workshop's self-signed one, see stack.tls.hub_verify).
+        # Given per request: REQUESTS_CA_BUNDLE overrides a session's own `verify`.
+        self.verify = verify
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.verify)
         return self.session.request(method, f"{self.base}{path}", timeout=self.timeout, **kwargs)
 
     def _api(self, method: str, path: str, ok: tuple[int, ...], **kwargs: Any) -> requests.Response:

@@ -55,7 +55,17 @@ def install_secret(directory: Path, name: str, source: Path) -> None:
         ) from exc
     if not value:
         raise SecretError(f"the secret file {source} is empty: put the client secret in it")
-    path = directory / name
+    write_private(directory / name, (value + "\n").encode("utf-8"))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that only its owner can ever read it.
+
+    A new file is created 0600; an existing one (perhaps made readable by hand) is
+    narrowed to 0600 before a byte is written, so a private key is never readable by
+    others, even between a write and a chmod.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(value + "\n")
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(fd, 0o600)
+        out.write(data)

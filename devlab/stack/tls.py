@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
-import shutil
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from devlab.stack.secrets import write_private
 from devlab.stack.settings import StackSettings
 
 
@@ -24,14 +24,37 @@ def install_tls(settings: StackSettings, hosts: list[str]) -> None:
         return
     cert, key = directory / "cert.pem", directory / "key.pem"
     if settings.tls.cert is not None and settings.tls.key is not None:
-        shutil.copyfile(settings.tls.cert, cert)
-        shutil.copyfile(settings.tls.key, key)
+        write_private(cert, settings.tls.cert.read_bytes())
+        write_private(key, settings.tls.key.read_bytes())
     elif not _covers(cert, hosts):
         cert_pem, key_pem = self_signed(hosts)
-        cert.write_bytes(cert_pem)
-        key.write_bytes(key_pem)
-    for path in (cert, key):
-        os.chmod(path, 0o600)
+        write_private(cert, cert_pem)
+        write_private(key, key_pem)
+
+
+def hub_verify(settings: StackSettings) -> bool | str:
+    """What the CLI's HTTPS client trusts when it calls this stack's hub (requests' `verify`).
+
+    A certificate from a CA is checked against the system's CAs. A self-signed one (the
+    one devlab makes, or an organiser's own) can only be trusted by pinning: it is the
+    sole trust anchor, so any other certificate, even for the same names, is refused.
+    Decided from the certificate itself, since a stack brought up earlier does not record
+    where its certificate came from.
+    """
+    cert = settings.tls_dir / "cert.pem"
+    if settings.tls is None or not cert.is_file():
+        return True
+    return str(cert) if is_self_signed(cert.read_bytes()) else True
+
+
+def is_self_signed(cert_pem: bytes) -> bool:
+    """Whether the first certificate in `cert_pem` is signed by its own key."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _covers(cert_path: Path, hosts: list[str]) -> bool:

@@ -9,10 +9,11 @@ from devlab.hubapi import HubAPI
 from devlab.identity.roster import RosterEntry
 from devlab.stack import lifecycle
 from devlab.stack.settings import StackSettings
+from devlab.stack.tls import hub_verify
 
 
 def _api(settings: StackSettings) -> HubAPI:
-    return HubAPI(settings.hub_url, lifecycle.admin_token(settings), verify=settings.tls is None)
+    return HubAPI(settings.hub_url, lifecycle.admin_token(settings), verify=hub_verify(settings))
 
 
 def import_users(settings: StackSettings, entries: Iterable[RosterEntry]) -> list[str]:
