@@ -15,7 +15,7 @@ from devlab.bench import BenchError, render_table, run_bench
 from devlab.config import ConfigError, load_config
 from devlab.hubapi import HubAPIError
 from devlab.identity.roster import RosterError, parse_roster
-from devlab.stack import doctor, lab_images, lifecycle, users
+from devlab.stack import doctor, isolation, lab_images, lifecycle, users
 from devlab.stack.compose import ComposeError, run_compose
 from devlab.stack.engine import EngineError
 from devlab.stack.secrets import SecretError
@@ -138,6 +138,16 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         profile=getattr(args, "profile", None),
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
+    check = sub.add_parser("check", help="probe the running stack")
+    check_sub = check.add_subparsers(dest="check_command", required=True, metavar="WHAT")
+    isolation_check = check_sub.add_parser(
+        "isolation",
+        parents=[common],
+        help="from a running lab, count the platform's internal ports it can reach (goal 0)",
+    )
+    isolation_check.add_argument("--user", required=True, help="whose running lab to probe from")
+    isolation_check.add_argument("--json", action="store_true", help="one JSON object")
+
         nfs_port=getattr(args, "nfs_port", None),
         registry_port=getattr(args, "registry_port", None),
         bind=getattr(args, "bind", None),
@@ -271,3 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+    elif command == "check":
+        report = isolation.run_check(settings, args.user)
+        print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
+        return 0 if report.ok else 1

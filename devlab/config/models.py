@@ -6,6 +6,7 @@ setting silently ignored.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -227,6 +228,11 @@ class TutorialsConfig(_Strict):
 
 
 class LabConfig(_Strict):
+# Each lab's own network takes a subnet this size from lab.network_pool (devlab.hub.networks):
+# network, gateway, hub, proxy, lab and broadcast fit in a /29.
+LAB_SUBNET_PREFIX = 29
+
+
     """How each user's JupyterLab container runs."""
 
     tutorials: TutorialsConfig | None = Field(
@@ -248,6 +254,29 @@ class LabConfig(_Strict):
         ),
     )
 
+    network_pool: str = Field(
+        default="10.213.0.0/16",
+        description=(
+            "IPv4 range each lab's own network (shared only with the hub and the proxy) "
+            f"takes a /{LAB_SUBNET_PREFIX} from. Pick one your LAN does not use."
+        ),
+    )
+
+    @field_validator("network_pool")
+    @classmethod
+    def _pool(cls, value: str) -> str:
+        try:
+            pool = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not an IPv4 network like 10.213.0.0/16: {exc}"
+            ) from None
+        if pool.prefixlen > LAB_SUBNET_PREFIX - 2:
+            raise ValueError(
+                f"{value} holds fewer than 4 lab networks (/{LAB_SUBNET_PREFIX} each): "
+                "use a larger range, e.g. a /16"
+            )
+        return str(pool)
 
 class StorageConfig(_Strict):
     """Where homes and project space come from."""

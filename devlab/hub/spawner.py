@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
+from docker.errors import APIError, NotFound
+from docker.types import IPAMConfig, IPAMPool
 from dockerspawner import DockerSpawner
 from tornado import web
 from traitlets import Any as AnyTrait
@@ -30,6 +32,7 @@ from devlab.catalog import (
 )
 from devlab.catalog.menu import Choice
 from devlab.hub.labs import LABEL_STACK, LABEL_USER
+from devlab.hub.networks import LAB_PEERS, free_subnet, lab_network_name, service_filter
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
@@ -101,6 +104,16 @@ class DevlabSpawner(DockerSpawner):
         config=True,
         help="Docker host config added to every lab (hardening, init), before identity.",
     )
+    network_pool = Unicode(
+        "10.213.0.0/16",
+        config=True,
+        help="IPv4 range each lab's own network takes a small subnet from.",
+    )
+
+    @default("network_name")
+    def _own_network(self) -> str:
+        # One network per lab, shared only with the hub and the proxy (devlab.hub.networks).
+        return lab_network_name(self.stack_name, self.escaped_name)
 
     @default("cpu_limit")
     def _no_cpu_quota(self) -> None:
@@ -110,6 +123,8 @@ class DevlabSpawner(DockerSpawner):
         return None
 
     _devlab_executor: ClassVar[ThreadPoolExecutor | None] = None
+    # Subnets are chosen from the engine's list of networks: one choice at a time.
+    _network_lock: ClassVar[asyncio.Lock] = asyncio.Lock()
     # Labs of this hub between container start and listening (see _wait_until_listening).
     _labs_waiting: ClassVar[int] = 0
 
@@ -174,11 +189,76 @@ class DevlabSpawner(DockerSpawner):
         self._size = choice.size
         identity = await self.identity()
         await self._provision(identity)
+        await self._in_executor(self._ensure_lab_network)
         self._configure_for(identity)
         self._lab_identity = identity
         address = await super().start()
         await self._wait_until_listening(address)
         return address
+
+    async def stop(self, now: bool = False) -> None:
+        await super().stop(now)
+        await self._in_executor(self._remove_lab_network)
+
+    def _ensure_lab_network(self) -> None:
+        """Make this lab's network, if missing, and join the hub and the proxy to it.
+
+        The lab will be the only other member, so it reaches the hub's API and is
+        reached by the proxy, and nothing else of the platform.
+        """
+        try:
+            network = self.client.inspect_network(self.network_name)
+        except NotFound:
+            network = self._create_lab_network()
+        present = set(network.get("Containers") or {})
+        for service, aliases in LAB_PEERS.items():
+            for peer in self.client.containers(
+                filters={"label": service_filter(self.stack_name, service)}
+            ):
+                if peer["Id"] not in present:
+                    self.client.connect_container_to_network(
+                        peer["Id"], network["Id"], aliases=list(aliases)
+                    )
+
+    def _create_lab_network(self) -> dict[str, Any]:
+        """Create the network on a free subnet of the pool; other stacks may race for it."""
+        used: list[str] = []
+        for _ in range(8):
+            used += [
+                config.get("Subnet", "")
+                for network in self.client.networks()
+                for config in (network.get("IPAM") or {}).get("Config") or []
+            ]
+            subnet = free_subnet(self.network_pool, used)
+            try:
+                created = self.client.create_network(
+                    self.network_name,
+                    driver="bridge",
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))]),
+                    labels={LABEL_STACK: self.stack_name, LABEL_USER: self.user.name},
+                    check_duplicate=True,
+                )
+            except APIError as exc:
+                if exc.status_code == 409:  # made meanwhile by another start of this user
+                    return self.client.inspect_network(self.network_name)
+                if "overlap" in str(exc).lower():  # taken meanwhile by another stack
+                    used.append(str(subnet))
+                    continue
+                raise
+            return self.client.inspect_network(created["Id"])
+        raise web.HTTPError(503, "No network could be made for this lab: try again shortly")
+
+    def _remove_lab_network(self) -> None:
+        """Remove the lab's network once the lab is gone (the hub and proxy leave it)."""
+        try:
+            network = self.client.inspect_network(self.network_name)
+        except NotFound:
+            return
+        for container in network.get("Containers") or {}:
+            with contextlib.suppress(NotFound):
+                self.client.disconnect_container_from_network(container, network["Id"], force=True)
+        with contextlib.suppress(NotFound):
+            self.client.remove_network(network["Id"])
 
     async def _wait_until_listening(self, address: tuple[str, int]) -> None:
         """Return once the lab accepts connections.

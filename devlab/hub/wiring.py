@@ -27,7 +27,6 @@ class HubEnvironment:
     """Facts about the running stack, passed to the hub container by compose.yaml."""
 
     stack: str
-    network: str
     lab_image: str
     storage_mode: str
     nfs_port: int
@@ -54,11 +53,10 @@ class HubEnvironment:
 
         return cls(
             stack=need("DEVLAB_STACK"),
-            network=need("DEVLAB_NETWORK"),
             lab_image=need("DEVLAB_LAB_IMAGE"),
             storage_mode=env.get("DEVLAB_STORAGE_MODE", "volume"),
             nfs_port=int(env.get("DEVLAB_NFS_PORT", "12049")),
-            proxy_api_url=env.get("DEVLAB_PROXY_API_URL", "http://proxy:8001"),
+            proxy_api_url=env.get("DEVLAB_PROXY_API_URL", "http://proxy-api:8001"),
             hub_connect_url=env.get("DEVLAB_HUB_CONNECT_URL", "http://hub:8081"),
             config_path=Path(env.get("DEVLAB_CONFIG_PATH", "/etc/devlab/devlab.yaml")),
             profile=env.get("DEVLAB_PROFILE") or None,
@@ -156,7 +154,7 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     # Images from the menu's "other" list are pulled at start; the prepuller keeps the
     # rest present, and the locally built image is never pulled because it is present.
     c.DevlabSpawner.pull_policy = "ifnotpresent"
-    c.DevlabSpawner.network_name = hub_env.network
+    c.DevlabSpawner.network_pool = config.lab.network_pool
     c.DevlabSpawner.use_internal_ip = True
     c.DevlabSpawner.remove = True
     c.DevlabSpawner.name_template = f"{hub_env.stack}-lab-{{username}}"

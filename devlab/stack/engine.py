@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -9,13 +10,14 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from devlab.hub.labs import LABEL_STACK, LABEL_USER
+from devlab.hub.networks import (
+    COMPOSE_PROJECT,
+    COMPOSE_SERVICE,
+    LAB_PEERS,
+    lab_network_prefix,
+    service_filter,
+)
 from devlab.storage.engine import archive_text
-
-COMPOSE_PROJECT = "com.docker.compose.project"
-COMPOSE_SERVICE = "com.docker.compose.service"
-# Compose stamps its project and service labels on the images it builds, so a lab
-# inherits them; only containers Compose itself created also carry this label.
-COMPOSE_ONEOFF = "com.docker.compose.oneoff"
 
 
 class EngineError(RuntimeError):
@@ -49,8 +51,7 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
 
 
 def compose_containers(client: docker.DockerClient, stack: str) -> list:
-    labels = [f"{COMPOSE_PROJECT}={stack}", COMPOSE_ONEOFF]
-    return client.containers.list(all=True, filters={"label": labels})
+    return client.containers.list(all=True, filters={"label": service_filter(stack)})
 
 
 def service_states(client: docker.DockerClient, stack: str) -> dict[str, ServiceState]:
@@ -65,8 +66,7 @@ def service_states(client: docker.DockerClient, stack: str) -> dict[str, Service
 
 def service_containers(client: docker.DockerClient, stack: str, service: str) -> list:
     """The containers Compose made for one service of the stack, running or not."""
-    labels = [f"{COMPOSE_PROJECT}={stack}", f"{COMPOSE_SERVICE}={service}", COMPOSE_ONEOFF]
-    return client.containers.list(all=True, filters={"label": labels})
+    return client.containers.list(all=True, filters={"label": service_filter(stack, service)})
 
 
 def lab_containers(client: docker.DockerClient, stack: str, user: str | None = None) -> list:
@@ -94,6 +94,46 @@ def remove_labs(client: docker.DockerClient, stack: str, timeout: int = 10) -> i
     return len(labs)
 
 
+def lab_networks(client: docker.DockerClient, stack: str) -> list:
+    """The networks the hub made for the stack's labs (one per lab)."""
+    return [
+        network
+        for network in client.networks.list(filters={"label": f"{LABEL_STACK}={stack}"})
+        if network.name.startswith(lab_network_prefix(stack))
+    ]
+
+
+def remove_lab_networks(client: docker.DockerClient, stack: str) -> int:
+    """Remove the stack's lab networks, disconnecting the hub and proxy from them first."""
+    networks = lab_networks(client, stack)
+    for network in networks:
+        network.reload()
+        for container in network.containers:
+            with contextlib.suppress(NotFound, APIError):
+                network.disconnect(container, force=True)
+        with contextlib.suppress(NotFound):
+            network.remove()
+    return len(networks)
+
+
+def join_lab_networks(client: docker.DockerClient, stack: str) -> int:
+    """Connect the stack's hub and proxy to every lab network they are missing from.
+
+    A restarted hub or proxy keeps its networks, but Compose recreates a service whose
+    image or settings changed, and the new container would not reach running labs.
+    """
+    joined = 0
+    for network in lab_networks(client, stack):
+        network.reload()
+        present = {c.id for c in network.containers}
+        for service, aliases in LAB_PEERS.items():
+            for container in service_containers(client, stack, service):
+                if container.id not in present and container.status == "running":
+                    network.connect(container, aliases=list(aliases))
+                    joined += 1
+    return joined
+
+
 def leftovers(client: docker.DockerClient, stack: str) -> list[str]:
     """Containers and networks of `stack` still present, described for a person."""
     found = [f"container {c.name}" for c in lab_containers(client, stack)]
@@ -103,6 +143,7 @@ def leftovers(client: docker.DockerClient, stack: str) -> list[str]:
     found += [
         f"network {n.name}" for n in client.networks.list(names=[network]) if n.name == network
     ]
+    found += [f"network {n.name}" for n in lab_networks(client, stack)]
     return found
 
 
@@ -113,6 +154,7 @@ def purge(client: docker.DockerClient, stack: str) -> None:
         all=True, filters={"label": f"{COMPOSE_PROJECT}={stack}"}
     ):
         container.remove(force=True, v=True)
+    remove_lab_networks(client, stack)
     for network in client.networks.list(names=[f"{stack}_default"]):
         if network.name == f"{stack}_default":
             network.remove()

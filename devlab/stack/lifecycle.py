@@ -21,7 +21,7 @@ from devlab.stack.compose import ComposeError, check_compose, run_compose
 from devlab.stack.envfile import compose_env, read_env_file, write_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
 from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
-from devlab.stack.settings import StackSettings, TlsChoice
+from devlab.stack.settings import StackSettings, TlsChoice, check_exposure
 from devlab.stack.tls import install_tls
 from devlab.storage import engine as storage_engine
 
@@ -169,6 +169,7 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
     check_compose()
     # Config first: a broken file names its line and starts nothing.
     config = load_config(settings.config_path, settings.profile)
+    check_exposure(settings, config.auth.provider)
     client = engine.connect()
     taken = ports.stack_conflicts(settings, profiles_for(config), client)
     if taken:
@@ -192,6 +193,8 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
             f"the stack did not become healthy; it was stopped again.\n{result.stderr.strip()}"
             f"\n{detail}\nFix the cause above and run `devlab up` again."
         )
+    # Labs that outlived a recreated hub or proxy keep working.
+    engine.join_lab_networks(client, settings.name)
     health, healthy_after = _service_report(client, settings, started)
     return UpResult(
         config=config,
@@ -275,12 +278,14 @@ def down(settings: StackSettings, *, volumes: bool = False, say: Say = print) ->
     removed = engine.remove_labs(client, settings.name)
     if removed:
         say(f"Stopped {removed} lab(s)")
+    engine.remove_lab_networks(client, settings.name)
     args = [*ALL_PROFILES, "down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     result = run_compose(settings, args, capture=True)
     if result.returncode != 0:
         raise ComposeError(f"docker compose down failed:\n{result.stderr.strip()}")
     # A lab spawned while compose was stopping would hold the network: sweep once more.
     if engine.remove_labs(client, settings.name):
+        engine.remove_lab_networks(client, settings.name)
         run_compose(settings, args, capture=True)
     if volumes:
         engine.remove_volumes(client, settings.name)

@@ -21,7 +21,7 @@ from typing import Any
 
 import docker
 
-from devlab.stack.engine import COMPOSE_ONEOFF, COMPOSE_PROJECT
+from devlab.hub.networks import COMPOSE_ONEOFF, COMPOSE_PROJECT
 from devlab.stack.settings import StackSettings
 
 # "hub (--port)" -> ("hub", "--port"): purposes name the option that moves them.
@@ -265,14 +265,14 @@ def survey(
     holders: dict[int, str] = {}
     alternatives: dict[int, int] = {}
     for port in wanted.values():
-        holder = find_holder(settings.bind, port, client, ignore_project=settings.name)
+        # Only the hub's port follows --bind; the others are always published on loopback.
+        address = settings.bind if port == settings.http_port else "127.0.0.1"
+        holder = find_holder(address, port, client, ignore_project=settings.name)
         if holder is None:
             continue
         holders[port] = holder
         with contextlib.suppress(OSError):  # no free port above: no suggestion
-            alternatives[port] = suggest_free_port(
-                settings.bind, port + 1, avoid=set(wanted.values())
-            )
+            alternatives[port] = suggest_free_port(address, port + 1, avoid=set(wanted.values()))
     return holders, alternatives
 
 

@@ -206,6 +206,21 @@ def is_loopback(address: str) -> bool:
     return address == "localhost" or address == "::1" or address.startswith("127.")
 
 
+def check_exposure(settings: StackSettings, provider: str) -> None:
+    """Refuse a stack whose login would be open to the network it is published on.
+
+    The mock GitHub logs in anyone as any of its users, admins included, and its port
+    stays on loopback; but the hub beyond loopback would send a LAN's browsers to it.
+    """
+    if provider == "github-mock" and not is_loopback(settings.bind):
+        raise SettingsError(
+            f"--bind {settings.bind} would let anyone on your network log in as any mock "
+            "GitHub user, admins included: use `--profile workshop` (FirstUse accounts with "
+            "one-time passwords) or auth.provider: github (real GitHub) for a stack beyond "
+            "loopback, or leave out --bind"
+        )
+
+
 def _tls_choice(
     bind: str, cert: str | None, key: str | None, self_signed: bool
 ) -> TlsChoice | None:

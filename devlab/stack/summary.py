@@ -54,9 +54,6 @@ def render_up(
     lines += [f"  {line}" for line in _users(config)]
     notice = SECURITY_NOTICE.format(state=settings.state_dir, bind=settings.bind)
     if not is_loopback(settings.bind):
-        notice += (
-            " It is reachable from your network: use FirstUse (the workshop profile) or "
-            "real GitHub there, never the mock GitHub provider, which logs in anyone."
-        )
+        notice += " The hub is reachable from your network; every other port stays on 127.0.0.1."
     lines += ["", notice]
     return "\n".join(lines)

@@ -25,7 +25,8 @@ TEST_STACK_PREFIX = "devlab-pytest-"
 _OWNED = re.compile(rf"^{TEST_STACK_PREFIX}(\d+)-[0-9a-f]+$")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port free on 127.0.0.1 now: for stacks that must not collide with others."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -63,10 +64,10 @@ class DevlabSession:
         if not self.reused:
             base.update(
                 DEVLAB_STATE_DIR=str(state_dir),
-                DEVLAB_HTTP_PORT=str(_free_port()),
-                DEVLAB_OAUTH_PORT=str(_free_port()),
-                DEVLAB_NFS_PORT=str(_free_port()),
-                DEVLAB_REGISTRY_PORT=str(_free_port()),
+                DEVLAB_HTTP_PORT=str(free_port()),
+                DEVLAB_OAUTH_PORT=str(free_port()),
+                DEVLAB_NFS_PORT=str(free_port()),
+                DEVLAB_REGISTRY_PORT=str(free_port()),
             )
         base["DEVLAB_STACK"] = self.name
         if config:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
+from devlab.hub.authenticators import FIRSTUSE_TEMPLATES, DevlabFirstUseAuthenticator
 from devlab.hub.spawner import DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
 from devlab.stack.secrets import ensure_secrets
@@ -17,7 +18,6 @@ def hub_env(tmp_path):
     ensure_secrets(tmp_path / "secrets")
     return {
         "DEVLAB_STACK": "s1",
-        "DEVLAB_NETWORK": "s1_default",
         "DEVLAB_LAB_IMAGE": "devlab/lab:test",
         "DEVLAB_STORAGE_MODE": "volume",
         "DEVLAB_CONFIG_PATH": str(REPO / "config" / "devlab.yaml"),
@@ -31,16 +31,19 @@ def test_hub_keeps_labs_and_uses_the_external_proxy(hub_env):
     configure(c, hub_env)
     assert c.JupyterHub.cleanup_servers is False
     assert c.ConfigurableHTTPProxy.should_start is False
-    assert c.ConfigurableHTTPProxy.api_url == "http://proxy:8001"
+    # The routing API's alias exists only on the stack network, which labs are not on.
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy-api:8001"
     assert len(c.ConfigurableHTTPProxy.auth_token) == 64
     assert c.JupyterHub.spawner_class is DevlabSpawner
 
 
-def test_labs_are_hardened_labelled_and_on_the_stack_network(hub_env):
+def test_labs_are_hardened_labelled_and_each_on_its_own_network(hub_env):
     c = Config()
     configure(c, hub_env)
     spawner = c.DevlabSpawner
-    assert spawner.network_name == "s1_default"
+    # No shared network is configured: each spawner names its lab's own (devlab.hub.networks).
+    assert "network_name" not in spawner
+    assert spawner.network_pool == "10.213.0.0/16"
     assert spawner.image == "devlab/lab:test"
     assert spawner.stack_name == "s1"
     assert spawner.use_internal_ip is True
@@ -67,7 +70,7 @@ def test_mock_identities_resolve_and_strangers_do_not(hub_env):
 
 
 def test_missing_environment_says_how_to_start(hub_env):
-    del hub_env["DEVLAB_NETWORK"]
+    del hub_env["DEVLAB_LAB_IMAGE"]
     with pytest.raises(RuntimeError, match="devlab up"):
         HubEnvironment.from_env(hub_env)
 
@@ -138,8 +141,13 @@ def test_real_github_talks_to_github_and_invents_no_identity(tmp_path, hub_env):
 
 def test_firstuse_allocates_once_and_remembers(tmp_path, hub_env):
     c = with_auth(tmp_path, hub_env, provider="firstuse", firstuse={"min_password_length": 12})
-    assert c.JupyterHub.authenticator_class == "firstuseauthenticator.FirstUseAuthenticator"
+    assert c.JupyterHub.authenticator_class is DevlabFirstUseAuthenticator
     assert c.FirstUseAuthenticator.min_password_length == 12
+    assert c.FirstUseAuthenticator.create_users is False  # open_signup is off by default
+    assert c.DevlabFirstUseAuthenticator.one_time_dbm_path.endswith(
+        "data/devlab-one-time-passwords.dbm"
+    )
+    assert c.JupyterHub.template_paths == [str(FIRSTUSE_TEMPLATES)]
     lookup = c.DevlabSpawner.identity_lookup
     dave = lookup("dave")
     assert (dave.uid, dave.groups[0].name) == (4000000, "workshop")
