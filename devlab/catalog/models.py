@@ -163,8 +163,8 @@ class ImageSource(_Strict):
         if not path or not ("." in host or ":" in host or host == "localhost"):
             raise ValueError(
                 f"{value!r} does not name its registry; write host[:port]/path, e.g. "
-                "127.0.0.1:5000/devlab/lab (Docker Hub's token auth is not supported; "
-                "list Docker Hub images under catalog.images instead)"
+                "127.0.0.1:5000/devlab/lab (list Docker Hub images under catalog.images "
+                "instead)"
             )
         if not IMAGE_REF.match(value) or ":" in path or "@" in path:
             raise ValueError(f"{value!r} must be a repository without tag or digest")

@@ -1,16 +1,27 @@
-"""The image menu end to end: a local registry, the prepuller, the form, and spawns."""
+"""The image menu end to end: a local registry, the prepuller, the form, and spawns.
+
+The registry runs as devlab runs it: on loopback only, every request behind the stack's
+registry password, deletes off.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import docker
 import pytest
+import requests
 import yaml
 
+from devlab.catalog.registry import LOCAL_REGISTRY_USER, MANIFEST_TYPES
+from devlab.stack import engine
+from devlab.stack.compose import run_compose
+from devlab.stack.envfile import read_env_file, write_env_file
+from devlab.stack.secrets import read_secret
 from devlab.testing.login import post_spawn_form
 from devlab.testing.user import SpawnError
 
@@ -63,6 +74,12 @@ def registry(devlab, tmp_path_factory):
     devlab.up()  # the session's own config for later modules
 
 
+def login(devlab) -> dict[str, str]:
+    """The local registry's login, as `devlab images push` holds it."""
+    password = read_secret(devlab.settings.secrets_dir, "registry_password")
+    return {"username": LOCAL_REGISTRY_USER, "password": password}
+
+
 def variant_image(base: str) -> str:
     """A second, distinct lab image: the stack's lab image with one more label."""
     client = docker.from_env()
@@ -77,7 +94,10 @@ def test_the_prepuller_pulls_what_the_registry_holds_and_the_form_lists_it(devla
     lab_image = devlab.status()["lab_image"]
     weekly = f"{registry}/devlab/lab:w_2026_47"
     client.images.get(variant_image(lab_image)).tag(weekly)
-    for line in client.images.push(f"{registry}/devlab/lab", "w_2026_47", stream=True, decode=True):
+    pushed = client.images.push(
+        f"{registry}/devlab/lab", "w_2026_47", stream=True, decode=True, auth_config=login(devlab)
+    )
+    for line in pushed:
         assert "error" not in line, line
     client.images.remove(weekly)  # only the prepuller may bring it back
 
@@ -141,3 +161,57 @@ def test_devlab_images_lists_the_menu(devlab, registry):
     listing = devlab.cli("images", "list").stdout
     assert "Weekly 2026_47" in listing
     assert "failed" in listing
+
+
+def test_anonymous_writes_and_deletes_are_refused_and_deletes_are_off(devlab, registry):
+    devlab.cli("images", "push", "--tag", "recommended")
+    api = f"http://{registry}/v2/devlab/lab"
+    password = (LOCAL_REGISTRY_USER, login(devlab)["password"])
+    accept = {"Accept": ", ".join(MANIFEST_TYPES)}
+    head = requests.head(f"{api}/manifests/recommended", headers=accept, auth=password, timeout=10)
+    assert head.status_code == 200
+    digest = head.headers["Docker-Content-Digest"]
+    manifest = requests.get(
+        f"{api}/manifests/recommended", headers=accept, auth=password, timeout=10
+    )
+
+    # Nothing answers without the password, reads included.
+    for method, url, body in (
+        ("POST", f"{api}/blobs/uploads/", None),
+        ("PUT", f"{api}/manifests/recommended", manifest.content),
+        ("DELETE", f"{api}/manifests/{digest}", None),
+        ("GET", f"{api}/tags/list", None),
+    ):
+        headers = {"Content-Type": manifest.headers["Content-Type"]} if body else {}
+        answer = requests.request(method, url, data=body, headers=headers, timeout=10)
+        assert answer.status_code == 401, (method, url, answer.status_code, answer.text)
+        assert answer.headers["WWW-Authenticate"].startswith("Basic ")
+        wrong = requests.request(
+            method, url, data=body, headers=headers, auth=("devlab", "guess"), timeout=10
+        )
+        assert wrong.status_code == 401, (method, url, wrong.status_code)
+
+    # With the password a delete is still refused: the registry has deletes off.
+    deleted = requests.delete(f"{api}/manifests/{digest}", auth=password, timeout=10)
+    assert deleted.status_code == 405, deleted.text
+    after = requests.head(f"{api}/manifests/recommended", headers=accept, auth=password, timeout=10)
+    assert after.headers["Docker-Content-Digest"] == digest
+
+
+def test_the_registry_is_published_on_loopback_only(devlab, registry, tmp_path):
+    client = docker.from_env()
+    (container,) = engine.service_containers(client, devlab.name, "registry")
+    bindings = container.attrs["NetworkSettings"]["Ports"]["5000/tcp"]
+    assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+
+    # Rendered for a workshop (`up --bind 0.0.0.0`): the proxy follows the bind, the
+    # registry stays on loopback.
+    values = read_env_file(devlab.settings.env_file)
+    assert "registry" in values["COMPOSE_PROFILES"].split(",")
+    lan = replace(devlab.settings, state_dir=tmp_path)
+    write_env_file(lan.env_file, {**values, "DEVLAB_BIND": "0.0.0.0"})
+    rendered = run_compose(lan, ["config", "--format", "json"], capture=True)
+    assert rendered.returncode == 0, rendered.stderr
+    services = json.loads(rendered.stdout)["services"]
+    assert [p["host_ip"] for p in services["proxy"]["ports"]] == ["0.0.0.0"]
+    assert [p["host_ip"] for p in services["registry"]["ports"]] == ["127.0.0.1"]
