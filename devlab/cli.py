@@ -241,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
             print(lab_images.table(lifecycle.status(settings)["images"]))
         elif action == "build":
             for ref in lab_images.build(settings):
+            if info["nfs_access"]:
+                print(f"nfs: {info['nfs_access']}")
                 print(f"Built {ref}")
         elif action == "push":
             for ref in lab_images.push(settings, args.tags):

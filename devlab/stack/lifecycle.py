@@ -317,12 +317,26 @@ def status(settings: StackSettings) -> dict:
         else None,
         "storage_mode": values.get("DEVLAB_STORAGE_MODE"),
         "nfs_url": settings.nfs_url if "nfs" in services else None,
+        "nfs_access": nfs_access(values.get("DEVLAB_STORAGE_MODE")) if "nfs" in services else None,
         "state_dir": str(settings.state_dir),
         "hub_image": values.get("DEVLAB_HUB_IMAGE"),
         "lab_image": values.get("DEVLAB_LAB_IMAGE"),
         "services": services,
         "labs": labs,
     }
+
+
+def nfs_access(storage_mode: str | None) -> str:
+    """Who can reach the nfs service, for `devlab status`: AUTH_SYS trusts its clients."""
+    users = (
+        "labs' homes are mounted from it by the engine"
+        if storage_mode == "nfs"
+        else "labs do not use it (storage mode volume: they mount the volumes directly)"
+    )
+    return (
+        "published on 127.0.0.1 only; its exports serve only the engine and this host; "
+        f"labs cannot reach it over the network; {users}"
+    )
 
 
 def _catalog_images(client: docker.DockerClient, stack: str) -> list[dict] | None:

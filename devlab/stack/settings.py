@@ -83,8 +83,8 @@ class StackSettings:
 
     @property
     def oauth_url(self) -> str:
-        """Where a browser reaches the mock GitHub provider."""
-        return f"http://{self._host}:{self.oauth_port}"
+        """Where a browser reaches the mock GitHub provider: loopback, whatever --bind says."""
+        return f"http://127.0.0.1:{self.oauth_port}"
 
     @property
     def registry_host(self) -> str:
@@ -93,7 +93,7 @@ class StackSettings:
 
     @property
     def nfs_url(self) -> str:
-        return f"nfs://{self._host}:{self.nfs_port}/"
+        return f"nfs://127.0.0.1:{self.nfs_port}/"  # loopback, whatever --bind says
 
     @property
     def network(self) -> str:

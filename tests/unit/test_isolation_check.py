@@ -3,6 +3,7 @@
 import socket
 
 from devlab.stack.isolation import IsolationReport, Result, Target, plan
+from devlab.stack.lifecycle import nfs_access
 from devlab.stack.probe import probe
 
 SERVICES = {"hub": "10.9.0.2", "proxy": "10.9.0.3", "nfs": "10.9.0.4", "prepuller": "10.9.0.5"}
@@ -67,3 +68,11 @@ def test_the_probe_tells_open_refused_and_unresolved_apart():
         ]
         verdicts = [r["verdict"] for r in probe(targets, timeout=2)]
     assert verdicts == ["open", "refused", "unresolved"]
+
+
+def test_status_says_who_reaches_nfs_in_either_storage_mode():
+    for mode in ("nfs", "volume"):
+        assert "127.0.0.1 only" in nfs_access(mode)
+        assert "labs cannot reach it" in nfs_access(mode)
+    assert "labs do not use it" in nfs_access("volume")
+    assert "mounted from it by the engine" in nfs_access("nfs")
