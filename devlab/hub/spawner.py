@@ -188,8 +188,8 @@ class DevlabSpawner(DockerSpawner):
         self.image = choice.image
         self._size = choice.size
         identity = await self.identity()
-        await self._provision(identity)
-        await self._in_executor(self._ensure_lab_network)
+        # Independent, and both on the spawn's critical path: side by side.
+        await asyncio.gather(self._provision(identity), self._in_executor(self._ensure_lab_network))
         self._configure_for(identity)
         self._lab_identity = identity
         address = await super().start()
