@@ -140,10 +140,11 @@ class FirstUseConfig(_Strict):
 
     min_password_length: int = Field(default=8, ge=1)
     open_signup: bool = Field(
-        default=True,
+        default=False,
         description=(
-            "Anyone may create an account by logging in; false: only users that exist "
-            "(`devlab users import`) may log in, setting their password the first time."
+            "false: only users from `devlab users import` may log in, the first time with "
+            "the one-time password it issued; true: any unknown name may also create an "
+            "account by logging in (imported users still need their one-time password)."
         ),
     )
     uid_range: tuple[UnixId, UnixId] = Field(

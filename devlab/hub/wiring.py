@@ -15,7 +15,11 @@ from typing import Any
 from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
 from devlab.hub.allocations import UidAllocations
-from devlab.hub.authenticators import DevlabGitHubOAuthenticator
+from devlab.hub.authenticators import (
+    FIRSTUSE_TEMPLATES,
+    DevlabFirstUseAuthenticator,
+    DevlabGitHubOAuthenticator,
+)
 from devlab.hub.labs import LAB_HOST_CONFIG
 from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
@@ -179,10 +183,15 @@ def configure_auth(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any
         c.JupyterHub.authenticator_class = "null"
         return mock_identity_lookup(config)
     if auth.provider == "firstuse":
-        c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"
+        # Imported accounts need the one-time password from `devlab users import`.
+        c.JupyterHub.authenticator_class = DevlabFirstUseAuthenticator
+        c.JupyterHub.template_paths = [str(FIRSTUSE_TEMPLATES)]
         c.FirstUseAuthenticator.create_users = auth.firstuse.open_signup
         c.FirstUseAuthenticator.min_password_length = auth.firstuse.min_password_length
         c.FirstUseAuthenticator.dbm_path = str(hub_env.data_dir / "firstuse-passwords.dbm")
+        c.DevlabFirstUseAuthenticator.one_time_dbm_path = str(
+            hub_env.data_dir / "devlab-one-time-passwords.dbm"
+        )
         c.Authenticator.allow_all = True
         return firstuse_identity_lookup(config, hub_env.data_dir / "devlab-uids.json")
 
