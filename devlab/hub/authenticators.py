@@ -12,8 +12,10 @@ from jupyterhub.apihandlers import APIHandler
 from jupyterhub.scopes import needs_scope
 from oauthenticator.github import GitHubOAuthenticator
 from tornado import web
+from tornado.httpclient import HTTPClientError
 from traitlets import Unicode
 
+from devlab.hub.oauth_callback import DevlabOAuthCallbackHandler, token_refusal
 from devlab.identity.passwords import (
     Account,
     Attempt,
@@ -33,6 +35,20 @@ class DevlabGitHubOAuthenticator(GitHubOAuthenticator):
     The platform maps each org to a Unix group (GID = org id); GitHubOAuthenticator only
     fetches teams, so orgs are read from `/user/orgs` here, with GitHub's pagination.
     """
+
+    callback_handler = DevlabOAuthCallbackHandler
+
+    async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """oauthenticator's token request, with a refused code answered as a page (403)
+        telling the person to log in again instead of an uncaught 500."""
+        try:
+            return await super().get_token_info(handler, params)
+        except HTTPClientError as error:  # oauthenticator has logged the provider's answer
+            body = error.response.body if error.response is not None else None
+            raise token_refusal(error.code, body) from error
+        except OSError as error:
+            self.log.error("The token request to %s failed: %s", self.token_url, error)
+            raise token_refusal(None, None) from error
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         auth_model = await super().update_auth_model(auth_model)

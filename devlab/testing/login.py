@@ -23,8 +23,25 @@ def _with_query(url: str, **extra: str) -> str:
 def github_mock_login(hub_url: str, login: str, timeout: float = 30) -> requests.Session:
     """The full OAuth redirect flow (state and PKCE included) as mock GitHub user `login`.
 
-    Returns a session holding the hub's login cookie. The mock provider's `login=` query
-    parameter stands in for clicking the user on its page.
+    Returns a session holding the hub's login cookie.
+    """
+    session, callback_url = github_mock_callback(hub_url, login, timeout)
+    callback = session.get(callback_url, allow_redirects=False, timeout=timeout)
+    if callback.status_code != 302:
+        raise LoginError(
+            f"the hub refused {login}: {callback.status_code} {_page_message(callback.text)}"
+        )
+    return session
+
+
+def github_mock_callback(
+    hub_url: str, login: str, timeout: float = 30
+) -> tuple[requests.Session, str]:
+    """The OAuth flow as mock GitHub user `login` up to the provider's redirect back.
+
+    Returns the session holding the hub's OAuth state cookie and the callback URL with
+    the code and state, not yet visited. The mock provider's `login=` query parameter
+    stands in for clicking the user on its page.
     """
     session = requests.Session()
     hub = hub_url.rstrip("/")
@@ -39,12 +56,7 @@ def github_mock_login(hub_url: str, login: str, timeout: float = 30) -> requests
         raise LoginError(
             f"the provider refused {login}: {approved.status_code} {approved.text[:300]}"
         )
-    callback = session.get(approved.headers["Location"], allow_redirects=False, timeout=timeout)
-    if callback.status_code != 302:
-        raise LoginError(
-            f"the hub refused {login}: {callback.status_code} {_page_message(callback.text)}"
-        )
-    return session
+    return session, approved.headers["Location"]
 
 
 def firstuse_login(
