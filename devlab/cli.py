@@ -110,9 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     people = sub.add_parser("users", help="hub accounts (workshops)")
     people_sub = people.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    load = people_sub.add_parser("import", parents=[common], help="create users from a CSV file")
+    passwords_csv = argparse.ArgumentParser(add_help=False)
+    passwords_csv.add_argument(
+        "--passwords-csv",
+        metavar="OUT.csv",
+        help="write the one-time passwords to this new file (mode 0600) instead of printing",
+    )
+    load = people_sub.add_parser(
+        "import",
+        parents=[common, passwords_csv],
+        help="create users from a CSV file, each with a one-time password",
+    )
     load.add_argument("file", help="CSV: username[,admin][,group] per line")
     people_sub.add_parser("list", parents=[common], help="users, groups and their servers")
+    reissue = people_sub.add_parser(
+        "reset-password",
+        parents=[common, passwords_csv],
+        help="issue a user a new one-time password (their password stops working)",
+    )
+    reissue.add_argument("name", help="the user")
 
     bench = sub.add_parser(
         "bench", parents=[common], help="spawn latency, concurrency and footprint vs raw Docker"
@@ -121,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--users", type=int, default=10, help="users starting at once [10]")
     bench.add_argument("--quick", action="store_true", help="a few minutes: 3 cycles, 3 users")
     bench.add_argument("--json", action="store_true", help="one JSON object")
+
+    check = sub.add_parser("check", help="probe the running stack")
+    check_sub = check.add_subparsers(dest="check_command", required=True, metavar="WHAT")
+    isolation_check = check_sub.add_parser(
+        "isolation",
+        parents=[common],
+        help="from a running lab, count the platform's internal ports it can reach (goal 0)",
+    )
+    isolation_check.add_argument("--user", required=True, help="whose running lab to probe from")
+    isolation_check.add_argument("--json", action="store_true", help="one JSON object")
 
     export = sub.add_parser(
         "export-homes", parents=[common], help="write homes to a .tar.gz (owners and modes kept)"
@@ -138,16 +164,6 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         profile=getattr(args, "profile", None),
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
-    check = sub.add_parser("check", help="probe the running stack")
-    check_sub = check.add_subparsers(dest="check_command", required=True, metavar="WHAT")
-    isolation_check = check_sub.add_parser(
-        "isolation",
-        parents=[common],
-        help="from a running lab, count the platform's internal ports it can reach (goal 0)",
-    )
-    isolation_check.add_argument("--user", required=True, help="whose running lab to probe from")
-    isolation_check.add_argument("--json", action="store_true", help="one JSON object")
-
         nfs_port=getattr(args, "nfs_port", None),
         registry_port=getattr(args, "registry_port", None),
         bind=getattr(args, "bind", None),
@@ -192,6 +208,15 @@ def _down(settings: StackSettings, args: argparse.Namespace, volumes: bool) -> i
     return 0
 
 
+def _password_sheet(args: argparse.Namespace) -> users.PasswordSheet:
+    return users.PasswordSheet(Path(args.passwords_csv) if args.passwords_csv else None)
+
+
+def _print_if(text: str) -> None:
+    if text:
+        print(text)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     command = args.command
@@ -216,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {name:<10} {svc['state']:<10} {svc['health'] or '-'}")
             for lab in info["labs"]:
                 print(f"  lab {lab['user']:<10} {lab['state']}")
+            if info["nfs_access"]:
+                print(f"nfs: {info['nfs_access']}")
     elif command == "logs":
         lifecycle.require_env(settings)
         follow = ["--follow"] if args.follow else []
@@ -241,8 +268,6 @@ def run(args: argparse.Namespace) -> int:
             print(lab_images.table(lifecycle.status(settings)["images"]))
         elif action == "build":
             for ref in lab_images.build(settings):
-            if info["nfs_access"]:
-                print(f"nfs: {info['nfs_access']}")
                 print(f"Built {ref}")
         elif action == "push":
             for ref in lab_images.push(settings, args.tags):
@@ -255,8 +280,27 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise RosterError(f"cannot read {path}: {exc.strerror}; check the path") from exc
             entries = parse_roster(text, str(path))
-            created = users.import_users(settings, entries)
-            print(f"Imported {len(entries)} users ({len(created)} new) into {settings.name!r}")
+            sheet = _password_sheet(args)
+            try:
+                result = users.import_users(settings, entries, sheet.add)
+            finally:
+                _print_if(sheet.close())  # issued passwords are shown even if a later step fails
+            print(
+                f"Imported {len(entries)} users ({len(result.created)} new) into {settings.name!r}"
+            )
+            if not result.uses_passwords:
+                print("This stack's users log in through their identity provider: no passwords.")
+            for name in result.kept:
+                print(
+                    f"{name}: has a password or an unused one-time password, nothing new issued "
+                    f"(`devlab users reset-password {name}` issues a new one)"
+                )
+        elif args.users_command == "reset-password":
+            sheet = _password_sheet(args)
+            try:
+                sheet.add(args.name, users.reset_password(settings, args.name))
+            finally:
+                _print_if(sheet.close())
         else:
             print(users.users_table(users.list_users(settings)))
     elif command == "bench":
@@ -264,6 +308,10 @@ def run(args: argparse.Namespace) -> int:
             settings, cycles=args.cycles, users=args.users, quick=args.quick, say=_progress(args)
         )
         print(json.dumps(report.to_json(), indent=2) if args.json else render_table(report))
+    elif command == "check":
+        report = isolation.run_check(settings, args.user)
+        print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
+        return 0 if report.ok else 1
     elif command == "export-homes":
         out = lifecycle.export_homes(settings, Path(args.out), user=args.user)
         print(f"Wrote {out} ({out.stat().st_size} bytes)")
@@ -283,7 +331,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-    elif command == "check":
-        report = isolation.run_check(settings, args.user)
-        print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
-        return 0 if report.ok else 1
