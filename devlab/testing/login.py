@@ -60,18 +60,29 @@ def github_mock_callback(
 
 
 def firstuse_login(
-    hub_url: str, username: str, password: str, timeout: float = 30
+    hub_url: str,
+    username: str,
+    password: str,
+    new_password: str | None = None,
+    timeout: float = 30,
 ) -> requests.Session:
-    """Log in through the hub's own login form (FirstUse sets the password the first time)."""
+    """Log in through the hub's own login form.
+
+    At an imported user's first login `password` is the one-time password from
+    `devlab users import` and `new_password` the password they choose (typed twice, as
+    the form asks); afterwards `password` is that chosen password.
+    """
     session = requests.Session()
     hub = hub_url.rstrip("/")
     page = session.get(f"{hub}/hub/login", timeout=timeout)
     data = {"username": username, "password": password, **_xsrf(page.text)}
+    if new_password is not None:
+        data.update(new_password=new_password, new_password_again=new_password)
     reply = session.post(f"{hub}/hub/login", data=data, allow_redirects=False, timeout=timeout)
     if reply.status_code != 302:
-        raise LoginError(
-            f"the hub refused {username}: {reply.status_code} {_page_message(reply.text)}"
-        )
+        shown = re.search(r'<p class="login_error">(.*?)</p>', reply.text, re.DOTALL)
+        message = unescape(shown.group(1)).strip() if shown else _page_message(reply.text)
+        raise LoginError(f"the hub refused {username}: {reply.status_code} {message}")
     return session
 
 

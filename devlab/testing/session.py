@@ -143,12 +143,16 @@ class DevlabSession:
     def status(self) -> dict[str, Any]:
         return lifecycle.status(self.settings)
 
-    def login(self, name: str, password: str | None = None) -> User:
-        """Log in through the provider in use: mock GitHub, or FirstUse with `password`."""
+    def login(
+        self, name: str, password: str | None = None, new_password: str | None = None
+    ) -> User:
+        """Log in through the provider in use: mock GitHub, or FirstUse with `password`
+        (at an imported user's first login: the one-time password from `devlab users
+        import`, with the `new_password` they choose)."""
         if password is None:
             browser = github_mock_login(self.hub_url, name)
         else:
-            browser = firstuse_login(self.hub_url, name, password)
+            browser = firstuse_login(self.hub_url, name, password, new_password)
         user = User(self, name, browser)
         self.users[name] = user
         return user

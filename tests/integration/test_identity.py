@@ -94,7 +94,9 @@ def test_allowed_organizations_refuse_outsiders(devlab, tmp_path):
 
 
 def test_firstuse_password_and_a_uid_kept_across_restarts(devlab, tmp_path):
-    firstuse = variant_config(tmp_path, provider="firstuse", admin_users=["alice"])
+    firstuse = variant_config(
+        tmp_path, provider="firstuse", admin_users=["alice"], firstuse={"open_signup": True}
+    )
     devlab.cli("up", "--port", str(devlab.port), "--config", str(firstuse))
 
     firstuse_login(devlab.hub_url, "dave", "correct horse battery")
