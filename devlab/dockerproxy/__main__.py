@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from devlab.config import ConfigError, load_config
 from devlab.dockerproxy.policy import Policy, hub_policy, prepuller_policy
-from devlab.dockerproxy.server import DockerProxy, ping
+from devlab.dockerproxy.server import DockerProxy
 
 
 def _listen(value: str) -> tuple[str, str]:
@@ -59,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="POLICY=SOCKET",
         help="Serve POLICY (hub or prepuller) on the unix socket SOCKET; repeatable.",
     )
-    parser.add_argument("--stack", help="The Compose project whose labs and networks are allowed.")
+    parser.add_argument(
+        "--stack", required=True, help="The Compose project whose labs and networks are allowed."
+    )
     parser.add_argument("--engine", default="/var/run/docker.sock", help="The engine's socket.")
     parser.add_argument(
         "--config", help="devlab.yaml: a local lab.tutorials repository and lab.network_pool."
@@ -73,19 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="A host path labs may mount read-only (besides a local tutorials repository).",
     )
     parser.add_argument("--nfs-port", type=int, help="The only port NFS volumes may use.")
-    parser.add_argument(
-        "--ping",
-        action="append",
-        default=[],
-        metavar="SOCKET",
-        help="Check that the proxy on SOCKET answers, then exit (the healthcheck).",
-    )
     args = parser.parse_args(argv)
-    if args.ping:
-        answers = [asyncio.run(ping(path)) for path in args.ping]
-        return 0 if all(answers) else 1
-    if not args.listen or not args.stack:
-        parser.error("--listen and --stack are required (or --ping)")
+    if not args.listen:
+        parser.error("give at least one --listen POLICY=SOCKET")
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stdout,

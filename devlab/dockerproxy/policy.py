@@ -305,6 +305,11 @@ def _not_found(kind: Kind, ref: str) -> Decision:
     return Decision(False, f"No such {kind}: {ref}", status=404)
 
 
+def _engine_true(value: str | None) -> bool:
+    """The engine's reading of a boolean query parameter (anything but empty/0/no/false/none)."""
+    return (value or "").strip().lower() not in ("", "0", "no", "false", "none")
+
+
 def on_lab(policy: Policy, request: Request, groups: Mapping[str, str], facts: Facts) -> Decision:
     """Calls on one container (inspect, start, stop, archive...): only on the stack's labs.
 
@@ -322,7 +327,7 @@ def on_lab(policy: Policy, request: Request, groups: Mapping[str, str], facts: F
         )
     if request.body is not None:
         return refuse(f"{request.method} {request.path} takes no JSON body")
-    if request.method == "DELETE" and request.param("link") is not None:
+    if request.method == "DELETE" and _engine_true(request.param("link")):
         return refuse("removing links is not allowed")
     return allow()
 
@@ -334,11 +339,6 @@ def pull(policy: Policy, request: Request, groups: Mapping[str, str], facts: Fac
     if request.body is not None:
         return refuse("a pull takes no body")
     return allow()
-
-
-def _engine_true(value: str | None) -> bool:
-    """The engine's reading of a boolean query parameter (anything but empty/0/no/false/none)."""
-    return (value or "").strip().lower() not in ("", "0", "no", "false", "none")
 
 
 def remove_image(
@@ -470,9 +470,12 @@ def _mounts_problem(policy: Policy, mounts: Any) -> str | None:
         if kind not in ("bind", "volume"):
             return f"mount type {kind!r} is not allowed (bind, volume, tmpfs)"
         _, problem = _object(mount.get("VolumeOptions"), _VOLUME_OPTIONS_FIELDS, "mount options")
-        problem = problem or _source_problem(
-            policy, str(mount.get("Source") or ""), mount.get("ReadOnly") is True, "mount"
-        )
+        if problem:
+            return problem
+        source = str(mount.get("Source") or "")
+        if kind == "volume" and not source:
+            continue  # an anonymous volume: new, empty and the lab's own
+        problem = _source_problem(policy, source, mount.get("ReadOnly") is True, "mount")
         if problem:
             return problem
     return None

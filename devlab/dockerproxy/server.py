@@ -296,15 +296,3 @@ class DockerProxy:
                 await writer.drain()
         finally:
             engine_writer.close()
-
-
-async def ping(path: str) -> bool:
-    """Whether the proxy on `path` answers the engine's _ping with 200 (the healthcheck)."""
-    reader, writer = await asyncio.open_unix_connection(path)
-    try:
-        writer.write(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
-        await writer.drain()
-        status_line = await reader.readline()
-    finally:
-        writer.close()
-    return status_line.split(b" ")[1:2] == [b"200"]

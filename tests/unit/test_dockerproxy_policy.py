@@ -153,6 +153,14 @@ HUB_ALLOWED = [
         request("POST", "/containers/create", lab_body(read_only=True, tmpfs={"/tmp": ""})),
     ),
     (
+        "create a lab with an anonymous volume of its own (passwd and group)",
+        request(
+            "POST",
+            "/containers/create",
+            lab_body(mounts=[docker.types.Mount("/etc/devlab-identity", "", type="volume")]),
+        ),
+    ),
+    (
         "create an NFS-mode lab",
         request(
             "POST",
@@ -170,7 +178,10 @@ HUB_ALLOWED = [
     ("stop a lab", request("POST", "/containers/s1-lab-alice/stop", t="10")),
     ("kill a lab", request("POST", "/containers/s1-lab-alice/kill")),
     ("wait for a lab", request("POST", "/containers/s1-lab-alice/wait")),
-    ("remove a lab", request("DELETE", "/containers/s1-lab-alice", v="1")),
+    (
+        "remove a lab as docker-py does",
+        request("DELETE", "/containers/s1-lab-alice", v="True", link="False", force="False"),
+    ),
     ("a lab's logs", request("GET", "/containers/s1-lab-alice/logs", stdout="1")),
     ("read a lab's /etc/passwd", request("GET", "/containers/s1-lab-alice/archive", path="/etc")),
     ("write a lab's /etc", request("PUT", "/containers/s1-lab-alice/archive", path="/etc")),
@@ -296,6 +307,21 @@ HUB_REFUSED = [
                 docker.types.Mount(
                     "/x",
                     "s1_homes",
+                    driver_config=docker.types.DriverConfig(
+                        "local", {"type": "none", "o": "bind", "device": "/"}
+                    ),
+                )
+            ]
+        ),
+        "DriverConfig",
+    ),
+    (
+        "an anonymous volume made with driver options",
+        create(
+            mounts=[
+                docker.types.Mount(
+                    "/x",
+                    "",
                     driver_config=docker.types.DriverConfig(
                         "local", {"type": "none", "o": "bind", "device": "/"}
                     ),
