@@ -286,12 +286,6 @@ def is_lab_network(policy: Policy, obj: EngineObject) -> bool:
     )
 
 
-def is_default_network(policy: Policy, obj: EngineObject) -> bool:
-    return obj.name == f"{policy.stack}_default" and (
-        obj.labels.get(COMPOSE_PROJECT) == policy.stack
-    )
-
-
 # The checks ---------------------------------------------------------------------------------
 
 Check = Callable[["Policy", Request, Mapping[str, str], Facts], Decision]
@@ -522,13 +516,11 @@ def _network_problem(policy: Policy, name: str, user: str, facts: Facts) -> str 
     network = facts.get(("network", name))
     if network is None:
         return f"network {name!r} does not exist"
-    if is_default_network(policy, network):
-        return None
     if not is_lab_network(policy, network):
         return (
-            f"network {network.name} is neither a lab network of stack {policy.stack} "
-            f"({policy.lab_network_prefix}* labelled {LABEL_STACK}={policy.stack}) nor "
-            f"{policy.stack}_default"
+            f"network {network.name} is not a lab network of stack {policy.stack} "
+            f"({policy.lab_network_prefix}* labelled {LABEL_STACK}={policy.stack}): labs "
+            "share a network with the hub and the proxy only"
         )
     owner = network.labels.get(LABEL_USER)
     if owner is not None and owner != user:

@@ -45,14 +45,29 @@ def test_the_hub_cannot_escape_through_the_proxy(devlab):
         devlab,
         f"""
         import json, docker
+        from docker.types import IPAMConfig, IPAMPool
+        from devlab.config import load_config
+        from devlab.hub.networks import free_subnet
+
         client = docker.from_env().api  # DOCKER_HOST: the hub's proxy socket
         labels = {{"devlab.stack": {devlab.name!r}, "devlab.user": "mallory"}}
+        # A lab network, made as the spawner makes one.
+        pool = load_config("/etc/devlab/devlab.yaml").lab.network_pool
+        used = [
+            c["Subnet"] for n in client.networks() for c in (n["IPAM"]["Config"] or [])
+        ]
+        network = client.create_network(
+            {devlab.name + "_lab-mallory"!r},
+            driver="bridge",
+            ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(free_subnet(pool, used)))]),
+            labels=labels,
+        )
 
         def create(**host):
             config = dict(
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                network_mode={devlab.name + "_default"!r},
+                network_mode={devlab.name + "_lab-mallory"!r},
                 **host,
             )
             return client.create_container(
@@ -74,6 +89,7 @@ def test_the_hub_cannot_escape_through_the_proxy(devlab):
         }}
         if outcome["harmless"][0] == "allowed":  # the proxy allows it: a lab's own shape
             client.remove_container(outcome["harmless"][1]["Id"])
+        client.remove_network(network["Id"])
         print(json.dumps(outcome))
         """,
     )

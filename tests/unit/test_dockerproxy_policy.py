@@ -145,10 +145,6 @@ HUB_ALLOWED = [
     ("pull", request("POST", "/images/create", fromImage="127.0.0.1:5000/lab", tag="w_2026_01")),
     ("create a lab as DevlabSpawner does", request("POST", "/containers/create", lab_body())),
     (
-        "create a lab on the stack's default network (while labs move off it)",
-        request("POST", "/containers/create", lab_body(network_mode="s1_default")),
-    ),
-    (
         "create a lab with a read-only root and a writable /tmp",
         request("POST", "/containers/create", lab_body(read_only=True, tmpfs={"/tmp": ""})),
     ),
@@ -335,9 +331,19 @@ HUB_REFUSED = [
     ("host uts namespace", create(uts_mode="host"), "UTSMode"),
     ("host user namespace", create(userns_mode="host"), "UsernsMode"),
     ("host network", create(network_mode="host"), "host"),
+    (
+        "the stack's network, where its services are",
+        create(network_mode="s1_default"),
+        "s1_default is not a lab network",
+    ),
     ("the engine's default bridge", create(network_mode="default"), "does not exist"),
     ("another container's network namespace", create(network_mode="container:x"), "does not exist"),
     ("a network of another stack", create(network_mode="s1_lab-x_default"), "s1_lab-x_default"),
+    (
+        "a second network: the stack's",
+        create_with(NetworkingConfig={"EndpointsConfig": {"s1_default": {}}}),
+        "s1_default is not a lab network",
+    ),
     (
         "a device",
         create(devices=["/dev/sda:/dev/sda:rwm"]),
