@@ -24,6 +24,7 @@ from devlab.dockerproxy.policy import (
     split_version,
     version_problem,
 )
+from devlab.storage.modes import nfs_volume_options
 
 STACK = "s1"
 TUTORIALS = "/srv/notebooks/tutorials.git"
@@ -190,11 +191,7 @@ HUB_ALLOWED = [
             {
                 "Name": "s1_homes_nfs",
                 "Driver": "local",
-                "DriverOpts": {
-                    "type": "nfs",
-                    "o": "addr=127.0.0.1,port=12049,nfsvers=4.1,rw,hard,timeo=600",
-                    "device": ":/homes",
-                },
+                "DriverOpts": nfs_volume_options("127.0.0.1", 12049, "/homes"),
                 "Labels": {"devlab.stack": STACK},
             },
         ),
