@@ -228,12 +228,12 @@ class TutorialsConfig(_Strict):
         return self.repository.startswith("/")
 
 
-class LabConfig(_Strict):
 # Each lab's own network takes a subnet this size from lab.network_pool (devlab.hub.networks):
 # network, gateway, hub, proxy, lab and broadcast fit in a /29.
 LAB_SUBNET_PREFIX = 29
 
 
+class LabConfig(_Strict):
     """How each user's JupyterLab container runs."""
 
     tutorials: TutorialsConfig | None = Field(
@@ -254,7 +254,6 @@ LAB_SUBNET_PREFIX = 29
             "serialises every start and stop across all users."
         ),
     )
-
     network_pool: str = Field(
         default="10.213.0.0/16",
         description=(
@@ -278,6 +277,7 @@ LAB_SUBNET_PREFIX = 29
                 "use a larger range, e.g. a /16"
             )
         return str(pool)
+
 
 class StorageConfig(_Strict):
     """Where homes and project space come from."""
