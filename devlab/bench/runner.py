@@ -33,6 +33,7 @@ from devlab.bench.timeline import FLOOR_MARKS, HUB_MARKS, first_match, group_sam
 from devlab.catalog import size_host_config
 from devlab.config import DevlabConfig, load_config
 from devlab.hub.labs import LAB_HOST_CONFIG as FLOOR_HARDENING
+from devlab.hub.labs import READ_ONLY_ROOT
 from devlab.hubapi import HubAPI, HubAPIError
 from devlab.identity import Identity
 from devlab.identity.github import identity_from_github
@@ -417,6 +418,7 @@ class _Bench:
             # Labelled like a lab so `devlab down` removes it if the bench dies midway.
             labels={engine.LABEL_STACK: stack, engine.LABEL_USER: label, LABEL_BENCH: "floor"},
             **FLOOR_HARDENING,
+            **READ_ONLY_ROOT,  # devlab's lab image declares it can run so, as spawned labs do
             **self.size_config,
         )
         try:

@@ -31,7 +31,7 @@ from devlab.catalog import (
     validate_choice,
 )
 from devlab.catalog.menu import Choice
-from devlab.hub.labs import LABEL_STACK, LABEL_USER
+from devlab.hub.labs import LABEL_IDENTITY_DIR, LABEL_STACK, LABEL_USER, READ_ONLY_ROOT
 from devlab.hub.networks import LAB_PEERS, free_subnet, lab_network_name, service_filter
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
@@ -40,8 +40,8 @@ from devlab.storage import OwnershipConflict, apply_plan, plan_for
 from devlab.storage.engine import archive_text, ensure_nfs_volume
 from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 
-# image id -> (its /etc/passwd and /etc/group, its labels); ids never change content.
-_IMAGE_FILES: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+# image id -> its own passwd and group; ids never change content.
+_IMAGE_FILES: dict[str, dict[str, str]] = {}
 TUTORIALS_SOURCE = "/srv/devlab/tutorials.git"  # where a local tutorials repo is mounted
 
 
@@ -190,6 +190,7 @@ class DevlabSpawner(DockerSpawner):
         identity = await self.identity()
         # Independent, and both on the spawn's critical path: side by side.
         await asyncio.gather(self._provision(identity), self._in_executor(self._ensure_lab_network))
+        self._peers_joined = True
         self._configure_for(identity)
         self._lab_identity = identity
         address = await super().start()
@@ -199,6 +200,19 @@ class DevlabSpawner(DockerSpawner):
     async def stop(self, now: bool = False) -> None:
         await super().stop(now)
         await self._in_executor(self._remove_lab_network)
+
+    # Whether this spawner has checked that the hub and the proxy are on its lab's network.
+    _peers_joined = False
+
+    async def poll(self) -> int | None:
+        status = await super().poll()
+        if status is None and not self._peers_joined:
+            # A hub that Compose recreated (a new container) is on no lab's network yet,
+            # and JupyterHub checks each running lab over HTTP right after this first
+            # poll at its start: join first, or running labs look dead.
+            await self._in_executor(self._ensure_lab_network)
+            self._peers_joined = True
+        return status
 
     def _ensure_lab_network(self) -> None:
         """Make this lab's network, if missing, and join the hub and the proxy to it.
@@ -290,50 +304,66 @@ class DevlabSpawner(DockerSpawner):
             DevlabSpawner._labs_waiting -= 1
 
     async def create_object(self) -> dict[str, Any]:
+        # After DockerSpawner's pull, before its create: the image decides the root's mode.
+        image = await self._in_executor(self.client.inspect_image, self.image)
+        labels = image["Config"].get("Labels") or {}
+        identity_dir = labels.get(LABEL_IDENTITY_DIR)
+        if identity_dir:
+            self.extra_host_config = {**self.extra_host_config, **READ_ONLY_ROOT}
+        # A volume of the lab's own (anonymous: removed with the lab) for passwd and group.
+        self.mounts = (
+            [{"type": "volume", "source": "", "target": identity_dir}] if identity_dir else []
+        )
         obj = await super().create_object()
-        await self._in_executor(self._install_lab_files, obj["Id"], self._lab_identity)
+        await self._in_executor(
+            self._install_lab_files, obj["Id"], self._lab_identity, image["Id"], labels
+        )
         return obj
 
-    def _install_lab_files(self, container_id: str, identity: Identity) -> None:
+    def _install_lab_files(
+        self, container_id: str, identity: Identity, image_id: str, labels: dict[str, str]
+    ) -> None:
         """Write passwd, group and the image's description into the created lab.
 
         The container is created but not started: the lab never needs root or a writable
         /etc, and the files are in place, root-owned and read-only to the user, before
-        its first process runs. devlab-image.json tells code in the lab which image and
-        size it runs, with the image's labels (its version, its source).
+        its first process runs. They go to the image's identity directory (a volume, for
+        a read-only root) when it names one, else into /etc. devlab-image.json tells code
+        in the lab which image and size it runs, with the image's labels (its version,
+        its source).
         """
-        base, labels = self._image_files(container_id)
-        image_info = {"image": self.image, "size": self._size.name, "labels": labels}
+        directory = labels.get(LABEL_IDENTITY_DIR)
+        base = self._image_files(container_id, image_id, directory or "/etc")
+        shown = {k: v for k, v in labels.items() if not k.startswith("com.docker.compose.")}
+        image_info = {"image": self.image, "size": self._size.name, "labels": shown}
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
             for name, text in (
                 ("passwd", passwd_for(base["passwd"], identity)),
                 ("group", group_for(base["group"], identity)),
-                ("devlab-image.json", json.dumps(image_info, indent=1) + "\n"),
+                # /etc/devlab-image.json, or a link to it from the read-only root.
+                (
+                    "image.json" if directory else "devlab-image.json",
+                    json.dumps(image_info, indent=1) + "\n",
+                ),
             ):
                 data = text.encode()
                 info = tarfile.TarInfo(name)
                 info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
                 tar.addfile(info, io.BytesIO(data))
-        self.client.put_archive(container_id, "/etc", archive.getvalue())
+        self.client.put_archive(container_id, directory or "/etc", archive.getvalue())
 
-    def _image_files(self, container_id: str) -> tuple[dict[str, str], dict[str, str]]:
-        """The image's own passwd and group, and its labels, read once per image id.
+    def _image_files(self, container_id: str, image_id: str, directory: str) -> dict[str, str]:
+        """The image's own passwd and group, read once per image id.
 
-        Three Docker calls per spawn otherwise, queued behind everyone else's.
+        Two Docker calls per spawn otherwise, queued behind everyone else's.
         """
-        image = self.client.inspect_image(self.image)
-        cached = _IMAGE_FILES.get(image["Id"])
+        cached = _IMAGE_FILES.get(image_id)
         if cached is None:
-            files = {
-                name: self._read_file(container_id, f"/etc/{name}") for name in ("passwd", "group")
+            cached = _IMAGE_FILES[image_id] = {
+                name: self._read_file(container_id, f"{directory}/{name}")
+                for name in ("passwd", "group")
             }
-            labels = {
-                key: value
-                for key, value in (image["Config"].get("Labels") or {}).items()
-                if not key.startswith("com.docker.compose.")  # stamped by the build
-            }
-            cached = _IMAGE_FILES[image["Id"]] = (files, labels)
         return cached
 
     def _read_file(self, container_id: str, path: str) -> str:

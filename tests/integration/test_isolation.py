@@ -277,3 +277,36 @@ def test_beyond_loopback_only_the_hub_port_is_published(devlab, lan_host, tmp_pa
     finally:
         devlab.cli("down", "--volumes", "--yes", "--stack", stack, check=False)
     assert engine.leftovers(docker.from_env(), stack) == []
+
+
+def test_a_lab_runs_on_a_read_only_root_with_its_identity_in_place(devlab, two_labs):
+    alice_lab, _ = two_labs
+    result = alice_lab.execute(
+        textwrap.dedent(
+            """
+            import errno, grp, json, os, pwd
+            for path in ("/opt/lab/x", "/etc/x", "/usr/local/bin/x", "/var/tmp/x"):
+                try:
+                    open(path, "w").close()
+                    print(path, "WRITABLE")
+                except OSError as exc:
+                    print(path, errno.errorcode[exc.errno])
+            for path in ("/tmp/x", os.path.expanduser("~/x")):
+                open(path, "w").close()
+                os.remove(path)
+            print("me", pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name)
+            print("image", json.load(open("/etc/devlab-image.json"))["size"])
+            """
+        )
+    )
+    assert result.ok, result.error
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    for path in ("/opt/lab/x", "/etc/x", "/usr/local/bin/x", "/var/tmp/x"):
+        assert lines[path] == "EROFS", result.stdout
+    assert lines["me"] == "alice alice"
+    assert lines["image"]  # the file the spawner wrote, read through /etc's link
+    client = docker.from_env()
+    (lab,) = client.containers.list(
+        filters={"label": [f"devlab.stack={devlab.name}", "devlab.user=alice"]}
+    )
+    assert lab.attrs["HostConfig"]["ReadonlyRootfs"] is True
