@@ -41,7 +41,11 @@ class User:
             options["image"] = image
         if size is not None:
             options["size"] = size
-        reply = self.api.request("POST", f"/hub/api/users/{self.name}/server", json=options)
+        # Always explicit, as the form posts its preselected defaults: an empty body would
+        # make JupyterHub reuse this user's last choice, which may have left the menu.
+        reply = self.api.request(
+            "POST", f"/hub/api/users/{self.name}/server", json={"user_options": options}
+        )
         if reply.status_code not in (201, 202):
             raise SpawnError(self._explain(f"the hub refused: {reply.status_code} {reply.text}"))
         deadline = time.monotonic() + timeout

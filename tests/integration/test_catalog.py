@@ -154,7 +154,8 @@ def test_images_outside_the_menu_are_refused_and_create_nothing(devlab, registry
         bob.browser, devlab.hub_url, "bob", {"image": "evil/image:latest", "size": "small"}
     )
     assert "not offered" in posted.text
-    assert not docker.from_env().containers.list(all=True, filters={"label": "devlab.user=bob"})
+    labels = [f"devlab.stack={devlab.name}", "devlab.user=bob"]
+    assert not docker.from_env().containers.list(all=True, filters={"label": labels})
 
 
 def test_devlab_images_lists_the_menu(devlab, registry):
