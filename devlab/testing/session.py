@@ -223,7 +223,8 @@ def purge_crashed_runs() -> list[str]:
                 stacks.add(name)
     for network in client.networks.list():
         if network.name.startswith(TEST_STACK_PREFIX):
-            stacks.add(network.name.removesuffix("_default"))
+            # <stack>_default and the labs' <stack>_lab-<user>; test stacks have no "_".
+            stacks.add(network.name.split("_", 1)[0])
     crashed = []
     for name in sorted(stacks):
         match = _OWNED.match(name)
