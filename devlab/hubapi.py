@@ -47,7 +47,11 @@ class HubAPI:
         return self._api("GET", f"/users/{name}", ok=(200,)).json()
 
     def start_server(self, name: str, options: dict[str, Any] | None = None) -> None:
-        self._api("POST", f"/users/{name}/server", ok=(201, 202), json=options or {})
+        # Always explicit: with no user_options JupyterHub reuses the user's last choice,
+        # which may have left the menu since.
+        self._api(
+            "POST", f"/users/{name}/server", ok=(201, 202), json={"user_options": options or {}}
+        )
 
     def stop_server(self, name: str) -> None:
         self._api("DELETE", f"/users/{name}/server", ok=(202, 204))

@@ -19,6 +19,11 @@ ROSTER = "username,admin,group\norganiser,yes,staff\nann,,room-a\nben,,room-a\n"
 def workshop(devlab):
     """The shipped workshop profile as is: FirstUse, open_signup left at its default."""
     devlab.up(profile="workshop")
+    # Earlier modules of the session may have imported these names: start from none
+    # (deleting a user drops their password and one-time password too).
+    for name in ("organiser", "ann", "ben"):
+        reply = devlab.admin.request("DELETE", f"/hub/api/users/{name}")
+        assert reply.status_code in (204, 404), reply.text
     yield devlab
     devlab.up()  # the session's own config for later modules
 
