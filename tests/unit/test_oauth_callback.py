@@ -14,6 +14,7 @@ from devlab.config import load_config
 from devlab.hub.authenticators import DevlabGitHubOAuthenticator
 from devlab.hub.oauth_callback import scrub_oauth_params, token_refusal
 from devlab.oauth_mock import MockGitHubStore, RegisteredClient, make_app
+from devlab.oauth_mock.store import DEFAULT_CODE_TTL
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "devlab.yaml"
 CALLBACK = "http://127.0.0.1:8000/hub/oauth_callback"
@@ -82,7 +83,10 @@ class TestAgainstTheMockProvider(AsyncHTTPTestCase):
 
     def get_app(self) -> web.Application:
         client = RegisteredClient("devlab-hub", "s3cret", CALLBACK)
-        self.store = MockGitHubStore(load_config(CONFIG).mock_github, client)
+        self.now = 1000.0  # the mock's clock, so a code can expire without waiting
+        self.store = MockGitHubStore(
+            load_config(CONFIG).mock_github, client, clock=lambda: self.now
+        )
         return make_app(self.store)
 
     def authenticator(self, token_url: str | None = None) -> DevlabGitHubOAuthenticator:
@@ -117,6 +121,15 @@ class TestAgainstTheMockProvider(AsyncHTTPTestCase):
         with pytest.raises(web.HTTPError) as refused:
             await self.authenticator().get_token_info(None, self.params("0" * 20))
         assert refused.value.status_code == 403
+
+    @gen_test
+    async def test_an_expired_code_is_a_403(self):
+        code = self.valid_code()
+        self.now += DEFAULT_CODE_TTL + 1
+        with pytest.raises(web.HTTPError) as refused:
+            await self.authenticator().get_token_info(None, self.params(code))
+        assert refused.value.status_code == 403
+        assert "log in again" in str(refused.value).lower()
 
     @gen_test
     async def test_a_replayed_code_is_a_403(self):
