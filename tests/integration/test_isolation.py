@@ -67,19 +67,26 @@ def run_probe_in(lab, targets: list[tuple[str, int]]) -> dict[tuple[str, int], s
 
 
 @pytest.fixture(scope="module")
-def two_labs(devlab):
+def two_labs(devlab, tmp_path_factory):
+    """alice's and bob's labs, on a stack that runs every optional service (the registry)."""
+    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config["local_registry"] = True
+    path = tmp_path_factory.mktemp("isolation") / "devlab.yaml"
+    path.write_text(yaml.safe_dump(config))
+    devlab.up(config=path)
     alice = devlab.login("alice")
     bob = devlab.login("bob")
     labs = alice.spawn(), bob.spawn()
     yield labs
     for user in (alice, bob):
         user.stop_server()
+    devlab.up()  # the session's own config for later modules
 
 
 def test_from_alices_lab_only_the_hub_and_her_own_route_answer(devlab, two_labs):
     alice_lab, _ = two_labs
     services = internal_addresses(devlab)
-    assert {"hub", "proxy", "oauth", "nfs", "prepuller"} <= set(services)
+    assert {"hub", "proxy", "oauth", "nfs", "prepuller", "registry"} <= set(services)
     blocked_names = [("nfs", 2049), ("oauth", 8090), ("registry", 5000), ("prepuller", 80)]
     blocked_names += [("proxy-api", 8001), ("docker-proxy", 80)]
     by_address = [
