@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from devlab.config import ConfigError, load_config
 from devlab.dockerproxy.policy import Policy, hub_policy, prepuller_policy
@@ -43,6 +44,10 @@ async def serve(args: argparse.Namespace) -> None:
     servers = [
         await DockerProxy(table[name], args.engine).serve(path) for name, path in args.listen
     ]
+    if args.ready_file:
+        # Every socket listens: a file check is all the healthcheck needs, cheap enough to
+        # run every second, and it lives on a tmpfs so a restart never finds an old one.
+        Path(args.ready_file).touch()
     await asyncio.gather(*(server.serve_forever() for server in servers))
 
 
@@ -67,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--config", help="devlab.yaml: a local lab.tutorials repository and lab.network_pool."
     )
     parser.add_argument("--profile", help="Config profile in use (devlab up --profile).")
+    parser.add_argument(
+        "--ready-file", help="Created once every socket listens (for the healthcheck)."
+    )
     parser.add_argument(
         "--allow-bind",
         action="append",
