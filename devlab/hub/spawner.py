@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import tarfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -123,8 +124,9 @@ class DevlabSpawner(DockerSpawner):
         return None
 
     _devlab_executor: ClassVar[ThreadPoolExecutor | None] = None
-    # Subnets are chosen from the engine's list of networks: one choice at a time.
-    _network_lock: ClassVar[asyncio.Lock] = asyncio.Lock()
+    # Subnets are chosen from the engine's list of networks: one choice at a time in this
+    # hub (the Docker threads), or concurrent starts pick the same one and retry.
+    _network_lock: ClassVar[threading.Lock] = threading.Lock()
     # Labs of this hub between container start and listening (see _wait_until_listening).
     _labs_waiting: ClassVar[int] = 0
 
@@ -241,7 +243,8 @@ class DevlabSpawner(DockerSpawner):
         try:
             network = self.client.inspect_network(self.network_name)
         except NotFound:
-            network = self._create_lab_network()
+            with DevlabSpawner._network_lock:
+                network = self._create_lab_network()
         present = set(network.get("Containers") or {})
         for service, aliases in LAB_PEERS.items():
             for peer in self.client.containers(
