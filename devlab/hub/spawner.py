@@ -44,6 +44,8 @@ from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
 # image id -> its own passwd and group; ids never change content.
 _IMAGE_FILES: dict[str, dict[str, str]] = {}
 TUTORIALS_SOURCE = "/srv/devlab/tutorials.git"  # where a local tutorials repo is mounted
+# Seconds a lab network's removal waits for the engine to finish removing the lab.
+NETWORK_REMOVAL_TIMEOUT = 30
 
 
 class DevlabSpawner(DockerSpawner):
@@ -190,10 +192,10 @@ class DevlabSpawner(DockerSpawner):
         self.image = choice.image
         self._size = choice.size
         identity = await self.identity()
-        if self._network_removal is not None:  # the last stop's, still under way
+        removal = DevlabSpawner._network_removals.get(self.network_name)
+        if removal is not None:  # the last stop's, still under way
             with contextlib.suppress(Exception):  # logged; the network is made again below
-                await self._network_removal
-            self._network_removal = None
+                await removal
         # Independent, and both on the spawn's critical path: side by side.
         await asyncio.gather(self._provision(identity), self._in_executor(self._ensure_lab_network))
         self._peers_joined = True
@@ -203,17 +205,21 @@ class DevlabSpawner(DockerSpawner):
         await self._wait_until_listening(address)
         return address
 
-    # The lab network's removal after a stop, which the next start of this lab awaits.
-    _network_removal: asyncio.Future[None] | None = None
+    # Lab networks being removed after a stop, by name: the next start of that lab awaits
+    # it. Per class, since JupyterHub drops a Spawner once it has stopped.
+    _network_removals: ClassVar[dict[str, asyncio.Future[None]]] = {}
 
     async def stop(self, now: bool = False) -> None:
         await super().stop(now)
         # The stop is reported without waiting for the network (two disconnects and a
         # removal: about 0.3 s here); the next start of this lab waits for it instead.
-        self._network_removal = asyncio.ensure_future(self._in_executor(self._remove_lab_network))
-        self._network_removal.add_done_callback(self._log_network_removal)
+        removal = asyncio.ensure_future(self._in_executor(self._remove_lab_network))
+        removal.add_done_callback(self._network_removed)
+        DevlabSpawner._network_removals[self.network_name] = removal
 
-    def _log_network_removal(self, removal: asyncio.Future[None]) -> None:
+    def _network_removed(self, removal: asyncio.Future[None]) -> None:
+        if DevlabSpawner._network_removals.get(self.network_name) is removal:
+            del DevlabSpawner._network_removals[self.network_name]
         if not removal.cancelled() and removal.exception() is not None:
             self.log.error(
                 "Removing %s failed: %s; `devlab down` removes it",
@@ -284,16 +290,32 @@ class DevlabSpawner(DockerSpawner):
         raise web.HTTPError(503, "No network could be made for this lab: try again shortly")
 
     def _remove_lab_network(self) -> None:
-        """Remove the lab's network once the lab is gone (the hub and proxy leave it)."""
-        try:
-            network = self.client.inspect_network(self.network_name)
-        except NotFound:
-            return
-        for container in network.get("Containers") or {}:
-            with contextlib.suppress(NotFound):
-                self.client.disconnect_container_from_network(container, network["Id"], force=True)
-        with contextlib.suppress(NotFound):
-            self.client.remove_network(network["Id"])
+        """Remove the lab's network once the lab is gone (the hub and proxy leave it).
+
+        The engine removes a stopped lab by itself (DockerSpawner sets auto_remove), a
+        moment after the stop returns; until it has, the network keeps the lab's endpoint
+        and refuses removal ("has active endpoints"), so the removal is tried again.
+        """
+        deadline = time.monotonic() + NETWORK_REMOVAL_TIMEOUT
+        while True:
+            try:
+                network = self.client.inspect_network(self.network_name)
+            except NotFound:
+                return
+            for container in network.get("Containers") or {}:
+                with contextlib.suppress(NotFound, APIError):  # the lab may be going already
+                    self.client.disconnect_container_from_network(
+                        container, network["Id"], force=True
+                    )
+            try:
+                self.client.remove_network(network["Id"])
+                return
+            except NotFound:
+                return
+            except APIError as exc:
+                if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
     async def _wait_until_listening(self, address: tuple[str, int]) -> None:
         """Return once the lab accepts connections.

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -317,3 +318,19 @@ def test_a_lab_runs_on_a_read_only_root_with_its_identity_in_place(devlab, two_l
         filters={"label": [f"devlab.stack={devlab.name}", "devlab.user=alice"]}
     )
     assert lab.attrs["HostConfig"]["ReadonlyRootfs"] is True
+
+
+def test_a_lab_restarted_at_once_gets_its_network_back_and_it_goes_after(devlab):
+    """JupyterHub drops a stopped Spawner: the next start must still wait for the last
+    stop's network removal (which races the engine's own removal of the lab)."""
+    carol = devlab.login("carol")
+    for _ in range(3):
+        lab = carol.spawn()
+        assert lab.execute("print(6 * 7)").stdout.strip() == "42"
+        lab.stop()
+    name = f"{devlab.name}_lab-carol"
+    client = docker.from_env()
+    deadline = time.monotonic() + 60
+    while [n for n in client.networks.list(names=[name]) if n.name == name]:
+        assert time.monotonic() < deadline, f"{name} was not removed after the lab stopped"
+        time.sleep(0.5)
