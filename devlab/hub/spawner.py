@@ -33,7 +33,13 @@ from devlab.catalog import (
 )
 from devlab.catalog.menu import Choice
 from devlab.hub.labs import LABEL_IDENTITY_DIR, LABEL_STACK, LABEL_USER, READ_ONLY_ROOT
-from devlab.hub.networks import LAB_PEERS, free_subnet, lab_network_name, service_filter
+from devlab.hub.networks import (
+    COMPOSE_SERVICE,
+    LAB_PEERS,
+    free_subnet,
+    lab_network_name,
+    service_filter,
+)
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
@@ -252,14 +258,13 @@ class DevlabSpawner(DockerSpawner):
             with DevlabSpawner._network_lock:
                 network = self._create_lab_network()
         present = set(network.get("Containers") or {})
-        for service, aliases in LAB_PEERS.items():
-            for peer in self.client.containers(
-                filters={"label": service_filter(self.stack_name, service)}
-            ):
-                if peer["Id"] not in present:
-                    self.client.connect_container_to_network(
-                        peer["Id"], network["Id"], aliases=list(aliases)
-                    )
+        # One listing of the stack's services for both peers: it is on every spawn's path.
+        for peer in self.client.containers(filters={"label": service_filter(self.stack_name)}):
+            aliases = LAB_PEERS.get(peer["Labels"].get(COMPOSE_SERVICE, ""))
+            if aliases is not None and peer["Id"] not in present:
+                self.client.connect_container_to_network(
+                    peer["Id"], network["Id"], aliases=list(aliases)
+                )
 
     def _create_lab_network(self) -> dict[str, Any]:
         """Create the network on a free subnet of the pool; other stacks may race for it."""
