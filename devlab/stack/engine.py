@@ -107,11 +107,12 @@ def remove_lab_networks(client: docker.DockerClient, stack: str) -> int:
     """Remove the stack's lab networks, disconnecting the hub and proxy from them first."""
     networks = lab_networks(client, stack)
     for network in networks:
-        network.reload()
-        for container in network.containers:
-            with contextlib.suppress(NotFound, APIError):
-                network.disconnect(container, force=True)
+        # NotFound: the hub removed it meanwhile, after its lab stopped.
         with contextlib.suppress(NotFound):
+            network.reload()
+            for container in network.containers:
+                with contextlib.suppress(NotFound, APIError):
+                    network.disconnect(container, force=True)
             network.remove()
     return len(networks)
 
@@ -124,7 +125,10 @@ def join_lab_networks(client: docker.DockerClient, stack: str) -> int:
     """
     joined = 0
     for network in lab_networks(client, stack):
-        network.reload()
+        try:
+            network.reload()
+        except NotFound:  # the hub removed it meanwhile, after its lab stopped
+            continue
         present = {c.id for c in network.containers}
         for service, aliases in LAB_PEERS.items():
             for container in service_containers(client, stack, service):
