@@ -1,8 +1,6 @@
 """devlab: a JupyterHub science platform on one machine."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("devlab")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it (hatch), image tags and
+# labels carry it, and the hub image (which copies this package rather than installing
+# it) reports the same.
+__version__ = "0.1.0"

@@ -35,10 +35,15 @@ EXPECTED_ERRORS = (
 )
 
 
+CONFIG_HELP = "platform config [DEVLAB_CONFIG, ./devlab.yaml, the packaged default]"
+
+
 def _stack_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--stack", help="stack (Compose project) name [DEVLAB_STACK, devlab]")
-    common.add_argument("--project-dir", help="devlab checkout holding compose.yaml")
+    common.add_argument(
+        "--project-dir", help="a devlab checkout to run instead of the installed devlab"
+    )
     common.add_argument("--quiet", "-q", action="store_true", help="print only results")
     return common
 
@@ -52,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _stack_options()
 
     up = sub.add_parser("up", parents=[common], help="check, build what is missing, start")
-    up.add_argument("--config", help="platform config [config/devlab.yaml]")
+    up.add_argument("--config", help=CONFIG_HELP)
     up.add_argument("--profile", help="a profile from the config, e.g. workshop")
     up.add_argument("--port", type=int, help="hub port on the host [DEVLAB_HTTP_PORT, 8000]")
     up.add_argument(
@@ -89,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="the platform config")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_sub.add_parser("show", parents=[common], help="the config after defaults")
-    show.add_argument("--config", help="platform config [config/devlab.yaml]")
+    show.add_argument("--config", help=CONFIG_HELP)
     show.add_argument("--profile", help="a profile from the config")
 
     # Stack options go on the actions only: argparse lets a subparser's defaults
@@ -261,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     elif command == "config":
         config = load_config(settings.config_path, settings.profile)
+        print(f"# {settings.config_path} (from {settings.config_source})")
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
     elif command == "images":
         action = args.images_command or "list"

@@ -86,7 +86,8 @@ class Facts:
     engine_error: str | None = None  # why the engine could not be reached
     compose_version: str | None = None
     compose_error: str | None = None
-    config_path: str = "config/devlab.yaml"
+    config_path: str = "devlab.yaml"
+    config_source: str = "packaged default"  # which of --config, DEVLAB_CONFIG, ... chose it
     config_error: str | None = None  # ConfigError's text
     storage_setting: str = "auto"  # storage.mode from the config
     storage_detected: tuple[StorageMode, str] | None = None  # (mode, reason) from the kernel
@@ -154,7 +155,7 @@ def check_compose(facts: Facts) -> Check:
 
 def check_config(facts: Facts) -> Check:
     if facts.config_error is None:
-        return Check("config", "ok", f"{facts.config_path} is valid")
+        return Check("config", "ok", f"{facts.config_path} is valid (from {facts.config_source})")
     lines = facts.config_error.strip().splitlines()
     if len(lines) > 1 and lines[-1].startswith("Fix "):
         lines = lines[:-1]  # ConfigError's own advice; `fix` says it once
@@ -297,8 +298,8 @@ def gather(settings: StackSettings) -> Facts:
     except ConfigError as exc:
         config_error = str(exc)
 
-    tags = [image_tag(i, settings.project_dir, settings.base_image) for i in _images(config)]
-    hub_tag = image_tag(HUB, settings.project_dir, settings.base_image)
+    tags = [image_tag(i, settings.base_image, settings.project_dir.parent) for i in _images(config)]
+    hub_tag = image_tag(HUB, settings.base_image, settings.project_dir.parent)
     images = None if client is None else {tag: engine.image_exists(client, tag) for tag in tags}
 
     storage_setting = config.storage.mode if config is not None else "auto"
@@ -324,6 +325,7 @@ def gather(settings: StackSettings) -> Facts:
         compose_version=compose_version,
         compose_error=compose_error,
         config_path=str(settings.config_path),
+        config_source=settings.config_source,
         config_error=config_error,
         storage_setting=storage_setting,
         storage_detected=detected,

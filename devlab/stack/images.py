@@ -2,6 +2,8 @@
 
 A tag names the content of its build inputs, so `devlab up` rebuilds exactly when an
 image would differ from the one present, and never starts a hub older than its code.
+Inputs are files of the devlab package (devlab/platform holds the build contexts), which
+are the same in a checkout and in an installed wheel: so are the tags.
 """
 
 from __future__ import annotations
@@ -12,49 +14,65 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import devlab
+from devlab.platform import PACKAGE_DIR
 
 
 @dataclass(frozen=True)
 class BuiltImage:
     service: str  # the compose service that builds it
     repository: str
-    inputs: tuple[str, ...]  # paths relative to the project dir; directories recurse
+    inputs: tuple[str, ...]  # paths relative to the package; directories recurse
     profile: str | None = None  # built only when this compose profile is active
+    excludes: tuple[str, ...] = ()  # paths under `inputs` the build context leaves out
 
 
+# The hub's build context is the package itself, minus the other images' files and the
+# stack's own (devlab/.dockerignore says the same to the engine).
 HUB = BuiltImage(
     "hub",
     "devlab/hub",
-    ("images/hub", "images/common", "devlab", "pyproject.toml", "README.md"),
+    (".", "platform/__init__.py", "platform/images/hub", "platform/images/common"),
+    excludes=("platform",),
 )
-LAB = BuiltImage("lab", "devlab/lab", ("images/lab", "images/common"))
-NFS = BuiltImage("nfs", "devlab/nfs", ("images/nfs",))
-REGISTRY = BuiltImage("registry", "devlab/registry", ("images/registry",), profile="registry")
+LAB = BuiltImage("lab", "devlab/lab", ("platform/images/lab", "platform/images/common"))
+NFS = BuiltImage("nfs", "devlab/nfs", ("platform/images/nfs",))
+REGISTRY = BuiltImage(
+    "registry", "devlab/registry", ("platform/images/registry",), profile="registry"
+)
 BUILT_IMAGES = (HUB, LAB, NFS, REGISTRY)
+_SKIPPED = ("__pycache__", "node_modules")
 
 
-def _files(root: Path, inputs: Iterable[str]) -> list[Path]:
-    found: list[Path] = []
+def _files(root: Path, inputs: Iterable[str], excludes: Iterable[str] = ()) -> list[Path]:
+    """The files of `inputs`; an exclude applies to the inputs that are not inside it."""
+    found: set[Path] = set()
     for entry in inputs:
         path = root / entry
+        skip = [root / e for e in excludes if not path.is_relative_to(root / e)]
         if path.is_dir():
-            found.extend(
+            found.update(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+                if p.is_file()
+                and p.suffix != ".pyc"
+                and not any(part in _SKIPPED for part in p.relative_to(root).parts)
+                and not any(p.is_relative_to(s) for s in skip)
             )
         elif path.is_file():
-            found.append(path)
+            found.add(path)
     return sorted(found)
 
 
-def content_hash(root: Path, inputs: Iterable[str], base_image: str) -> str:
+def content_hash(
+    root: Path, inputs: Iterable[str], base_image: str, excludes: Iterable[str] = ()
+) -> str:
     digest = hashlib.sha256(base_image.encode())
-    for path in _files(root, inputs):
+    for path in _files(root, inputs, excludes):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
 
-def image_tag(image: BuiltImage, root: Path, base_image: str) -> str:
-    return f"{image.repository}:{devlab.__version__}-{content_hash(root, image.inputs, base_image)}"
+def image_tag(image: BuiltImage, base_image: str, root: Path = PACKAGE_DIR) -> str:
+    digest = content_hash(root, image.inputs, base_image, image.excludes)
+    return f"{image.repository}:{devlab.__version__}-{digest}"

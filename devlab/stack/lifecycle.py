@@ -63,7 +63,7 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
     values = compose_env(
         settings,
         images={
-            image.service: image_tag(image, settings.project_dir, settings.base_image)
+            image.service: image_tag(image, settings.base_image, settings.project_dir.parent)
             for image in BUILT_IMAGES
             if image.profile is None or image.profile in profiles
         },
@@ -257,6 +257,11 @@ def as_brought_up(settings: StackSettings) -> StackSettings:
         nfs_port=int(values.get("DEVLAB_NFS_PORT", settings.nfs_port)),
         registry_port=int(values.get("DEVLAB_REGISTRY_PORT", settings.registry_port)),
         bind=values.get("DEVLAB_BIND", settings.bind),
+        # Later commands act on the config the stack runs with, wherever they are typed.
+        config_path=Path(values["DEVLAB_CONFIG"])
+        if "DEVLAB_CONFIG" in values
+        else settings.config_path,
+        config_source="as brought up" if "DEVLAB_CONFIG" in values else settings.config_source,
     )
 
 

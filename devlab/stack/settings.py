@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import devlab
+from devlab.platform import DEFAULT_CONFIG, PLATFORM_DIR
 
 DEFAULT_STACK = "devlab"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
@@ -40,7 +40,7 @@ class TlsChoice:
 @dataclass(frozen=True)
 class StackSettings:
     name: str
-    project_dir: Path
+    project_dir: Path  # the folder holding compose.yaml (devlab/platform)
     config_path: Path
     state_dir: Path
     http_port: int
@@ -53,6 +53,7 @@ class StackSettings:
     profile: str | None = None
     tls: TlsChoice | None = None
     public_host: str | None = None  # the name participants use, when bound beyond loopback
+    config_source: str = "--config"  # how config_path was found (discover_config)
 
     @property
     def compose_file(self) -> Path:
@@ -100,12 +101,40 @@ class StackSettings:
         return f"{self.name}_default"
 
 
-def find_project_dir(start: Path) -> Path | None:
-    """The nearest directory at or above `start` holding devlab's compose.yaml and images/."""
-    for candidate in (start, *start.parents):
+def platform_dir(given: Path) -> Path:
+    """The folder holding compose.yaml for `--project-dir`: a devlab checkout, its devlab
+    package, or that package's platform folder itself."""
+    for candidate in (given, given / PLATFORM_DIR.name, given / "devlab" / PLATFORM_DIR.name):
         if (candidate / "compose.yaml").is_file() and (candidate / "images" / "hub").is_dir():
             return candidate
-    return None
+    raise SettingsError(
+        f"{given} holds no devlab stack (compose.yaml and images/): pass a devlab checkout "
+        "as --project-dir (or DEVLAB_PROJECT_DIR), or leave it out to use the installed devlab"
+    )
+
+
+CONFIG_FILE = "devlab.yaml"  # the name `devlab init` writes and discovery looks for
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    path: Path
+    source: str  # "--config", "DEVLAB_CONFIG", "./devlab.yaml" or "packaged default"
+
+
+def discover_config(
+    option: str | None, env: Mapping[str, str], cwd: Path, packaged: Path
+) -> ConfigChoice:
+    """--config, then DEVLAB_CONFIG, then devlab.yaml in the current folder, then the
+    default devlab ships: the order tools like this usually follow, so nobody has to guess."""
+    if option:
+        return ConfigChoice(Path(option).resolve(), "--config")
+    if env.get("DEVLAB_CONFIG"):
+        return ConfigChoice(Path(env["DEVLAB_CONFIG"]).resolve(), "DEVLAB_CONFIG")
+    local = cwd / CONFIG_FILE
+    if local.is_file():
+        return ConfigChoice(local.resolve(), f"./{CONFIG_FILE}")
+    return ConfigChoice(packaged.resolve(), "packaged default")
 
 
 def default_state_root(env: Mapping[str, str]) -> Path:
@@ -147,22 +176,10 @@ def resolve_settings(
             "letters, digits, '-' and '_' (--stack NAME or DEVLAB_STACK)"
         )
 
-    if project_dir or env.get("DEVLAB_PROJECT_DIR"):
-        root = Path(project_dir or env["DEVLAB_PROJECT_DIR"]).resolve()
-    else:
-        found = find_project_dir(cwd) or find_project_dir(Path(devlab.__file__).resolve().parent)
-        if found is None:
-            raise SettingsError(
-                "cannot find devlab's compose.yaml: run devlab from its source checkout, "
-                "or pass --project-dir DIR (or set DEVLAB_PROJECT_DIR)"
-            )
-        root = found
-    if not (root / "compose.yaml").is_file():
-        raise SettingsError(
-            f"{root} has no compose.yaml: pass the devlab checkout as --project-dir"
-        )
-
-    config_path = Path(config or env.get("DEVLAB_CONFIG") or root / "config" / "devlab.yaml")
+    given = project_dir or env.get("DEVLAB_PROJECT_DIR")
+    root = platform_dir(Path(given).resolve()) if given else PLATFORM_DIR
+    packaged = root / DEFAULT_CONFIG.relative_to(PLATFORM_DIR)
+    config_choice = discover_config(config, env, cwd, packaged)
     http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), DEFAULT_HTTP_PORT, "--port")
     oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), DEFAULT_OAUTH_PORT, "--oauth-port")
     nfs = _port(nfs_port, env.get("DEVLAB_NFS_PORT"), DEFAULT_NFS_PORT, "--nfs-port")
@@ -187,7 +204,8 @@ def resolve_settings(
     return StackSettings(
         name=name,
         project_dir=root,
-        config_path=config_path.resolve(),
+        config_path=config_choice.path,
+        config_source=config_choice.source,
         state_dir=(default_state_root(env) / name).resolve(),
         http_port=http_port,
         oauth_port=oauth,

@@ -18,6 +18,7 @@ import requests
 import yaml
 
 from devlab.catalog.registry import LOCAL_REGISTRY_USER, MANIFEST_TYPES
+from devlab.platform import DEFAULT_CONFIG
 from devlab.stack import engine
 from devlab.stack.compose import run_compose
 from devlab.stack.envfile import read_env_file, write_env_file
@@ -25,12 +26,11 @@ from devlab.stack.secrets import read_secret
 from devlab.testing.login import post_spawn_form
 from devlab.testing.user import SpawnError
 
-REPO = Path(__file__).resolve().parents[2]
 INTERVAL = 3  # seconds between prepull rounds in this test's config
 
 
 def catalog_config(tmp_path: Path, registry: str) -> Path:
-    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     config["local_registry"] = True
     config["catalog"] = {
         "sources": [

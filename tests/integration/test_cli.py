@@ -5,16 +5,15 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from pathlib import Path
 
 import docker
 import pytest
 import urllib3
 import yaml
 
+from devlab.platform import DEFAULT_CONFIG
 from devlab.testing.login import LoginError, firstuse_login, open_lab
 
-REPO = Path(__file__).resolve().parents[2]
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
@@ -101,7 +100,7 @@ def test_status_logs_and_config_show(devlab):
 
 @pytest.fixture
 def workshop(devlab, tmp_path):
-    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     culler = config["profiles"]["workshop"]["hub"]["idle_culler"]
     culler.update(timeout=10, every=5)  # short, so the test sees a lab culled
     path = tmp_path / "workshop.yaml"

@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from devlab.hubapi import HubAPIError
+from devlab.platform import DEFAULT_CONFIG
 from devlab.testing.login import LoginError, firstuse_login, github_mock_login, open_lab
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,7 +31,7 @@ def lab_exec(devlab, user: str, command: list[str]) -> str:
 
 
 def variant_config(tmp_path: Path, **auth: object) -> Path:
-    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     config["auth"].update(auth)
     path = tmp_path / "devlab.yaml"
     path.write_text(yaml.safe_dump(config))

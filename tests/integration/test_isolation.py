@@ -19,11 +19,11 @@ import docker
 import pytest
 import yaml
 
+from devlab.platform import DEFAULT_CONFIG
 from devlab.stack import engine, probe
 from devlab.stack.isolation import SERVICE_PORTS
 from devlab.testing.session import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 BOB = 7000002
 
 
@@ -70,7 +70,7 @@ def run_probe_in(lab, targets: list[tuple[str, int]]) -> dict[tuple[str, int], s
 @pytest.fixture(scope="module")
 def two_labs(devlab, tmp_path_factory):
     """alice's and bob's labs, on a stack that runs every optional service (the registry)."""
-    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     config["local_registry"] = True
     path = tmp_path_factory.mktemp("isolation") / "devlab.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -250,7 +250,7 @@ def probe_from(namespace: str, ports: dict[str, int]) -> dict[str, str]:
 
 
 def test_beyond_loopback_only_the_hub_port_is_published(devlab, lan_host, tmp_path):
-    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     config["local_registry"] = True  # so the registry runs, and must stay off the LAN
     path = tmp_path / "devlab.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -1,16 +1,13 @@
 """Config validation: good files load, bad ones name file, line and key."""
 
-from pathlib import Path
-
 import pytest
 
 from devlab.config import ConfigError, load_config, parse_config
-
-REPO = Path(__file__).resolve().parents[2]
+from devlab.platform import DEFAULT_CONFIG
 
 
 def test_shipped_config_loads_with_the_documented_identities():
-    config = load_config(REPO / "config" / "devlab.yaml")
+    config = load_config(DEFAULT_CONFIG)
     alice = config.mock_github.user("alice")
     assert alice is not None
     assert alice.id == 7000001

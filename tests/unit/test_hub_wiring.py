@@ -8,9 +8,8 @@ from traitlets.config import Config
 from devlab.hub.authenticators import FIRSTUSE_TEMPLATES, DevlabFirstUseAuthenticator
 from devlab.hub.spawner import DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
+from devlab.platform import DEFAULT_CONFIG
 from devlab.stack.secrets import ensure_secrets
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def hub_env(tmp_path):
         "DEVLAB_STACK": "s1",
         "DEVLAB_LAB_IMAGE": "devlab/lab:test",
         "DEVLAB_STORAGE_MODE": "volume",
-        "DEVLAB_CONFIG_PATH": str(REPO / "config" / "devlab.yaml"),
+        "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
         "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
         "DEVLAB_HUB_DATA": str(tmp_path / "data"),
     }
@@ -84,7 +83,7 @@ def test_docker_calls_are_not_serialised_on_one_thread():
 def with_auth(tmp_path, hub_env, **auth):
     import yaml
 
-    config = yaml.safe_load((REPO / "config" / "devlab.yaml").read_text())
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     config["auth"].update(auth)
     path = tmp_path / "devlab.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -15,8 +14,8 @@ from devlab.hub.authenticators import DevlabGitHubOAuthenticator
 from devlab.hub.oauth_callback import scrub_oauth_params, token_refusal
 from devlab.oauth_mock import MockGitHubStore, RegisteredClient, make_app
 from devlab.oauth_mock.store import DEFAULT_CODE_TTL
+from devlab.platform import DEFAULT_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "devlab.yaml"
 CALLBACK = "http://127.0.0.1:8000/hub/oauth_callback"
 
 
@@ -85,7 +84,7 @@ class TestAgainstTheMockProvider(AsyncHTTPTestCase):
         client = RegisteredClient("devlab-hub", "s3cret", CALLBACK)
         self.now = 1000.0  # the mock's clock, so a code can expire without waiting
         self.store = MockGitHubStore(
-            load_config(CONFIG).mock_github, client, clock=lambda: self.now
+            load_config(DEFAULT_CONFIG).mock_github, client, clock=lambda: self.now
         )
         return make_app(self.store)
 

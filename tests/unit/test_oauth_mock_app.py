@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -21,8 +20,8 @@ from tornado.web import Application, RequestHandler
 from devlab.config import MockGitHub, MockOrg, MockUser, load_config
 from devlab.oauth_mock import MockGitHubStore, RegisteredClient, make_app
 from devlab.oauth_mock.store import pkce_s256
+from devlab.platform import DEFAULT_CONFIG as CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "devlab.yaml"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 JSON_ACCEPT = {"Accept": "application/json"}
 

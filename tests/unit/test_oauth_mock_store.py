@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from devlab.config import load_config
@@ -17,8 +15,8 @@ from devlab.oauth_mock.store import (
     pkce_s256,
     verify_pkce,
 )
+from devlab.platform import DEFAULT_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "devlab.yaml"
 REDIRECT = "http://127.0.0.1:8000/hub/oauth_callback"
 CLIENT = RegisteredClient("devlab-hub", "s3cret", REDIRECT)
 # RFC 7636 appendix B.
@@ -41,7 +39,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(clock: Clock) -> MockGitHubStore:
-    return MockGitHubStore(load_config(CONFIG).mock_github, CLIENT, clock=clock)
+    return MockGitHubStore(load_config(DEFAULT_CONFIG).mock_github, CLIENT, clock=clock)
 
 
 def authorize(store: MockGitHubStore, login: str = "alice", **extra: str) -> str:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from devlab.platform import DEFAULT_CONFIG, PACKAGE_DIR, PLATFORM_DIR
 from devlab.stack.envfile import compose_env, parse, read_env_file, render, write_env_file
 from devlab.stack.images import HUB, LAB, content_hash, image_tag
 from devlab.stack.secrets import SECRETS, ensure_secrets, read_secret
@@ -15,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def settings(tmp_path, **kwargs):
     env = {"DEVLAB_STATE_DIR": str(tmp_path / "state"), **kwargs.pop("env", {})}
-    return resolve_settings(project_dir=str(REPO), env=env, **kwargs)
+    kwargs.setdefault("cwd", tmp_path)
+    return resolve_settings(env=env, **kwargs)
 
 
 def test_defaults_are_loopback_and_per_stack_state(tmp_path):
@@ -24,7 +26,8 @@ def test_defaults_are_loopback_and_per_stack_state(tmp_path):
     assert s.bind == "127.0.0.1"
     assert s.hub_url == "http://127.0.0.1:8000/"
     assert s.state_dir == (tmp_path / "state" / "devlab").resolve()
-    assert s.config_path == REPO / "config" / "devlab.yaml"
+    assert s.config_path == DEFAULT_CONFIG
+    assert s.config_source == "packaged default"
     assert s.base_image == "debian:bookworm-slim"
 
 
@@ -50,9 +53,21 @@ def test_bad_settings_say_how_to_fix(tmp_path, kwargs, fragment):
         settings(tmp_path, **kwargs)
 
 
-def test_project_dir_is_found_from_a_subdirectory(tmp_path):
-    s = resolve_settings(env={"DEVLAB_STATE_DIR": str(tmp_path)}, cwd=REPO / "devlab" / "stack")
-    assert s.project_dir == REPO
+def test_the_installed_package_is_the_stack_wherever_devlab_runs(tmp_path):
+    s = resolve_settings(env={"DEVLAB_STATE_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert s.project_dir == PLATFORM_DIR
+    assert s.compose_file.is_file()
+
+
+@pytest.mark.parametrize("given", [REPO, REPO / "devlab", PLATFORM_DIR])
+def test_project_dir_takes_a_checkout_its_package_or_its_platform_folder(tmp_path, given):
+    s = settings(tmp_path, project_dir=str(given))
+    assert s.project_dir == PLATFORM_DIR
+
+
+def test_a_project_dir_without_a_stack_says_what_to_pass(tmp_path):
+    with pytest.raises(SettingsError, match=r"holds no devlab stack.*--project-dir"):
+        resolve_settings(project_dir=str(tmp_path), env={"DEVLAB_STATE_DIR": str(tmp_path)})
 
 
 def test_secrets_are_private_generated_once_and_kept(tmp_path):
@@ -95,25 +110,42 @@ def test_env_file_refuses_values_it_cannot_hold():
 
 
 def test_image_tag_follows_content(tmp_path):
-    (tmp_path / "images" / "lab").mkdir(parents=True)
-    dockerfile = tmp_path / "images" / "lab" / "Dockerfile"
+    (tmp_path / "platform" / "images" / "lab").mkdir(parents=True)
+    dockerfile = tmp_path / "platform" / "images" / "lab" / "Dockerfile"
     dockerfile.write_text("FROM x\n")
-    first = image_tag(LAB, tmp_path, "debian:bookworm-slim")
+    first = image_tag(LAB, "debian:bookworm-slim", tmp_path)
     assert first.startswith("devlab/lab:")
-    assert image_tag(LAB, tmp_path, "debian:bookworm-slim") == first
-    assert image_tag(LAB, tmp_path, "other:base") != first
+    assert image_tag(LAB, "debian:bookworm-slim", tmp_path) == first
+    assert image_tag(LAB, "other:base", tmp_path) != first
     dockerfile.write_text("FROM y\n")
-    assert image_tag(LAB, tmp_path, "debian:bookworm-slim") != first
+    assert image_tag(LAB, "debian:bookworm-slim", tmp_path) != first
 
 
-def test_hub_tag_covers_the_package_but_not_bytecode(tmp_path):
-    (tmp_path / "devlab" / "__pycache__").mkdir(parents=True)
-    (tmp_path / "devlab" / "a.py").write_text("x = 1\n")
-    before = content_hash(tmp_path, HUB.inputs, "b")
-    (tmp_path / "devlab" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"junk")
-    assert content_hash(tmp_path, HUB.inputs, "b") == before
-    (tmp_path / "devlab" / "a.py").write_text("x = 2\n")
-    assert content_hash(tmp_path, HUB.inputs, "b") != before
+def test_hub_tag_covers_the_package_and_its_build_files_only(tmp_path):
+    (tmp_path / "hub" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "platform" / "images" / "hub").mkdir(parents=True)
+    (tmp_path / "platform" / "images" / "lab").mkdir(parents=True)
+    (tmp_path / "hub" / "a.py").write_text("x = 1\n")
+    (tmp_path / "platform" / "images" / "hub" / "Dockerfile").write_text("FROM x\n")
+    before = content_hash(tmp_path, HUB.inputs, "b", HUB.excludes)
+    (tmp_path / "hub" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"junk")
+    (tmp_path / "platform" / "images" / "lab" / "Dockerfile").write_text("FROM lab\n")
+    (tmp_path / "platform" / "compose.yaml").write_text("services: {}\n")
+    assert content_hash(tmp_path, HUB.inputs, "b", HUB.excludes) == before
+    (tmp_path / "hub" / "a.py").write_text("x = 2\n")
+    after_code = content_hash(tmp_path, HUB.inputs, "b", HUB.excludes)
+    assert after_code != before
+    (tmp_path / "platform" / "images" / "hub" / "Dockerfile").write_text("FROM y\n")
+    assert content_hash(tmp_path, HUB.inputs, "b", HUB.excludes) != after_code
+
+
+def test_the_hub_tag_hashes_what_the_hub_build_context_sends():
+    """devlab/.dockerignore and HUB describe the same files: one cannot change alone."""
+    ignore = (PACKAGE_DIR / ".dockerignore").read_text().split()
+    kept = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    assert kept == {i for i in HUB.inputs if i != "."}
+    assert "platform/" in ignore
+    assert HUB.excludes == ("platform",)
 
 
 def test_compose_never_sees_the_callers_devlab_variables():
