@@ -13,6 +13,7 @@ import yaml
 from devlab import __version__
 from devlab.bench import BenchError, render_table, run_bench
 from devlab.config import ConfigError, load_config
+from devlab.config.starter import StarterExists, write_starter
 from devlab.hubapi import HubAPIError
 from devlab.identity.roster import RosterError, parse_roster
 from devlab.stack import doctor, isolation, lab_images, lifecycle, users
@@ -31,6 +32,7 @@ EXPECTED_ERRORS = (
     RosterError,
     SecretError,
     SettingsError,
+    StarterExists,
     lifecycle.StackError,
 )
 
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("doctor", parents=[common], help="check this machine for devlab")
     check.add_argument("--json", action="store_true", help="one JSON object")
 
+    sub.add_parser("init", help="write a devlab.yaml to edit into the current folder")
     config = sub.add_parser("config", help="the platform config")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     show = config_sub.add_parser("show", parents=[common], help="the config after defaults")
@@ -223,8 +226,12 @@ def _print_if(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
     command = args.command
+    if command == "init":
+        written = write_starter(Path.cwd())
+        print(f"Wrote {written}: edit it, then `devlab up` here uses it")
+        return 0
+    settings = _settings(args)
     if command == "up":
         result = lifecycle.up(settings, say=_progress(args))
         if args.quiet:
