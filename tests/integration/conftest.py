@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +55,84 @@ class NfsStack:
 @pytest.fixture(scope="module")
 def nfs_stack(devlab: DevlabSession) -> NfsStack:
     return NfsStack(devlab.name, devlab.nfs_port, devlab.status()["hub_image"])
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class InstalledDevlab:
+    """devlab as its users get it: a wheel built from this checkout, installed with its
+    `test` extra into a fresh virtualenv outside the checkout, run from another folder."""
+
+    venv: Path
+    wheel: Path
+    workdir: Path  # a folder outside the checkout, to run commands from
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    def environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The caller's environment, minus anything that could lead back to the checkout."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
+        env.pop("DEVLAB_PROJECT_DIR", None)
+        return {**env, **(extra or {})}
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 900,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(args),
+            cwd=cwd or self.workdir,
+            env=self.environ(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def installed_devlab(tmp_path_factory: pytest.TempPathFactory) -> InstalledDevlab:
+    root = tmp_path_factory.mktemp("installed")
+    assert not root.is_relative_to(REPO)
+    dist = root / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (wheel,) = dist.glob("devlab-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"{wheel}[test]",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    workdir = root / "elsewhere"
+    workdir.mkdir()
+    installed = InstalledDevlab(venv, wheel, workdir)
+    where = installed.run(
+        str(installed.bin / "python"),
+        "-c",
+        "import devlab, json, sys; print(json.dumps([devlab.__file__, sys.path]))",
+    )
+    assert where.returncode == 0, where.stderr
+    assert str(REPO) not in where.stdout, f"the checkout is reachable: {where.stdout}"
+    assert str(venv) in where.stdout
+    return installed

@@ -1,0 +1,97 @@
+"""devlab as an installed tool: the wheel alone, in a fresh virtualenv, from another folder.
+
+Nothing of the checkout is reachable here (the fixture asserts it): what passes is what a
+user who ran `pipx install devlab` gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import docker
+import requests
+
+from devlab.hubapi import HubAPI
+from devlab.platform import PACKAGE_DIR
+from devlab.stack.envfile import read_env_file
+from devlab.stack.images import BUILT_IMAGES, image_tag
+from devlab.testing.session import TEST_STACK_PREFIX, free_port
+
+
+def test_the_installed_wheel_carries_the_whole_stack(installed_devlab):
+    listing = installed_devlab.run(
+        str(installed_devlab.bin / "python"),
+        "-c",
+        "import json, devlab.platform as p; "
+        "print(json.dumps(sorted(str(f.relative_to(p.PACKAGE_DIR)) "
+        "for f in p.PACKAGE_DIR.rglob('*') if f.is_file() and '__pycache__' not in f.parts)))",
+    )
+    assert listing.returncode == 0, listing.stderr
+    installed = set(json.loads(listing.stdout))
+    for needed in (
+        "platform/compose.yaml",
+        "platform/config/devlab.yaml",
+        "platform/config/jupyterhub_config.py",
+        "platform/images/hub/Dockerfile",
+        "platform/images/lab/Dockerfile",
+        "platform/images/lab/labextension/src/index.ts",
+        "platform/images/nfs/seccomp.json",
+        ".dockerignore",
+        "platform/.dockerignore",
+    ):
+        assert needed in installed, needed
+
+
+def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_devlab, devlab):
+    """`devlab init`, `up` (building nothing: the checkout's tags), a spawn, `down`."""
+    project = installed_devlab.workdir / "my-project"
+    project.mkdir()
+    init = installed_devlab.run("devlab", "init", cwd=project)
+    assert init.returncode == 0, init.stderr
+    shown = installed_devlab.run("devlab", "config", "show", cwd=project)
+    assert shown.stdout.splitlines()[0] == f"# {project / 'devlab.yaml'} (from ./devlab.yaml)"
+
+    name = f"{TEST_STACK_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    state = installed_devlab.workdir / "state"
+    env = {
+        "DEVLAB_STACK": name,
+        "DEVLAB_STATE_DIR": str(state),
+        "DEVLAB_HTTP_PORT": str(free_port()),
+        "DEVLAB_OAUTH_PORT": str(free_port()),
+        "DEVLAB_NFS_PORT": str(free_port()),
+        "DEVLAB_REGISTRY_PORT": str(free_port()),
+    }
+    up = installed_devlab.run("devlab", "up", cwd=project, env=env)
+    hub_url = f"http://127.0.0.1:{env['DEVLAB_HTTP_PORT']}/"
+    try:
+        assert up.returncode == 0, f"stdout:\n{up.stdout}\nstderr:\n{up.stderr}"
+        values = read_env_file(state / name / "compose.env")
+        assert values is not None
+        assert values["DEVLAB_CONFIG"] == str(project / "devlab.yaml")
+        # The same version builds the same tags installed or checked out: nothing rebuilt.
+        base = values["DEVLAB_BASE_IMAGE"]
+        for image in BUILT_IMAGES:
+            key = f"DEVLAB_{image.service.upper()}_IMAGE"
+            if key in values:
+                assert values[key] == image_tag(image, base, PACKAGE_DIR), key
+        assert "Building" not in up.stderr
+
+        token = installed_devlab.run("devlab", "token", cwd=project, env=env)
+        assert token.returncode == 0, token.stderr
+        hub = HubAPI(hub_url, token.stdout.strip())
+        hub.ensure_user("alice")
+        hub.start_server("alice")
+        server = hub.wait_ready("alice")
+        reply = requests.get(
+            f"{hub_url.rstrip('/')}{server['url']}api/status",
+            headers={"Authorization": f"token {token.stdout.strip()}"},
+            timeout=10,
+        )
+        assert reply.status_code == 200, reply.text
+    finally:
+        down = installed_devlab.run("devlab", "down", cwd=project, env=env)
+    assert down.returncode == 0, down.stderr
+    left = docker.from_env().containers.list(all=True, filters={"label": f"devlab.stack={name}"})
+    assert left == []
