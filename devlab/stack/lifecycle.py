@@ -324,6 +324,8 @@ def status(settings: StackSettings) -> dict:
         "nfs_url": settings.nfs_url if "nfs" in services else None,
         "nfs_access": nfs_access(values.get("DEVLAB_STORAGE_MODE")) if "nfs" in services else None,
         "state_dir": str(settings.state_dir),
+        "compose_file": str(settings.compose_file),
+        "config": str(settings.config_path),
         "hub_image": values.get("DEVLAB_HUB_IMAGE"),
         "lab_image": values.get("DEVLAB_LAB_IMAGE"),
         "services": services,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 import uuid
+from pathlib import Path
 
 import docker
 import pytest
@@ -92,6 +94,9 @@ def test_doctor_on_a_healthy_machine_exits_zero(devlab):
 
 def test_status_logs_and_config_show(devlab):
     assert "hub" in devlab.cli("status").stdout
+    info = json.loads(devlab.cli("status", "--json").stdout)
+    assert Path(info["compose_file"]).is_file()
+    assert info["config"] == str(devlab.settings.config_path)
     assert "JupyterHub" in devlab.cli("logs", "hub", "--tail", "50").stdout
     shown = yaml.safe_load(devlab.cli("config", "show", "--profile", "workshop").stdout)
     assert shown["auth"]["provider"] == "firstuse"
