@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     images = sub.add_parser("images", help="the image menu and its state")
     images_sub = images.add_subparsers(dest="images_command", metavar="ACTION")
     images_sub.add_parser("list", parents=[common], help="the menu's images and their state")
-    images_sub.add_parser("build", parents=[common], help="rebuild devlab's lab image")
+    images_sub.add_parser(
+        "build", parents=[common], help="rebuild devlab's lab image (then lab.build's)"
+    )
     push = images_sub.add_parser(
         "push", parents=[common], help="push the lab image into the local registry"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,45 @@ def load_config(path: str | Path, profile: str | None = None) -> DevlabConfig:
     except OSError as exc:
         raise ConfigError(str(path), [(None, "(file)", f"cannot read: {exc.strerror}")]) from exc
     return parse_config(text, str(path), profile)
+
+
+@dataclass(frozen=True)
+class LabBuildPaths:
+    """Where lab.build's files are on the machine running `devlab up`."""
+
+    context: Path  # absolute
+    dockerfile: str  # relative to the context, as written
+
+
+def lab_build_paths(
+    config: DevlabConfig, path: str | Path, profile: str | None = None
+) -> LabBuildPaths | None:
+    """lab.build's context, resolved against the folder of the config file `path`.
+
+    Relative to the file, not to where devlab runs, so a project's devlab.yaml works from
+    any folder. Checked here rather than in the model: only the machine that builds has
+    these files (the hub and prepuller read the same config inside containers).
+    """
+    build = config.lab.build
+    if build is None:
+        return None
+    path = Path(path)
+    context = (path.parent / build.context).resolve()
+    dockerfile = context / build.dockerfile
+    if not context.is_dir():
+        key, problem = "context", f"no folder {context} (relative paths start at {path.parent})"
+    elif not dockerfile.is_file():
+        key, problem = "dockerfile", f"no file {dockerfile}"
+    else:
+        return LabBuildPaths(context, build.dockerfile)
+    loc = ("lab", "build", key)
+    lines = _line_index(yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader))
+    in_profile = ("profiles", profile, *loc)
+    line = lines.get(in_profile) if profile else None
+    raise ConfigError(
+        str(path),
+        [(line or _nearest_line(lines, loc), _dotted(in_profile if line else loc), problem)],
+    )
 
 
 def parse_config(text: str, path: str = "<config>", profile: str | None = None) -> DevlabConfig:

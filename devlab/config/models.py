@@ -233,6 +233,42 @@ class TutorialsConfig(_Strict):
 LAB_SUBNET_PREFIX = 29
 
 
+class LabBuild(_Strict):
+    """A project's own lab image, which `devlab up` builds on top of devlab's lab image.
+
+    The Dockerfile starts with `ARG BASE_IMAGE` and `FROM ${BASE_IMAGE}`: devlab passes its
+    lab image there, so the project's image keeps what spawning relies on (the start
+    script, the identity directory, jupyterhub-singleuser) and adds the project's tools.
+    """
+
+    context: str = Field(
+        description=(
+            "The build context folder: relative to the folder holding this config file, "
+            "or absolute. Keep only the image's files in it: all of them go into its tag."
+        )
+    )
+    dockerfile: str = Field(
+        default="Dockerfile", description="The Dockerfile, relative to the context."
+    )
+
+    @field_validator("context")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name the folder holding the Dockerfile, e.g. `context: lab`")
+        return value
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _inside_context(cls, value: str) -> str:
+        if not value.strip() or value.startswith("/") or ".." in value.split("/"):
+            raise ValueError(
+                f"{value!r} must be a file inside the context, written relative to it "
+                "(e.g. Dockerfile or docker/lab.Dockerfile)"
+            )
+        return value
+
+
 class LabConfig(_Strict):
     """How each user's JupyterLab container runs."""
 
@@ -242,7 +278,17 @@ class LabConfig(_Strict):
 
     image: str | None = Field(
         default=None,
-        description="Lab image; by default the lab image devlab builds from images/lab.",
+        description=(
+            "Lab image to spawn; by default the lab image devlab builds (images/lab), or "
+            "the one lab.build makes from it."
+        ),
+    )
+    build: LabBuild | None = Field(
+        default=None,
+        description=(
+            "Build the lab image from a Dockerfile of this project, on top of devlab's lab "
+            "image (build arg BASE_IMAGE); `devlab up` builds it when its files change."
+        ),
     )
     start_timeout: int = Field(default=120, ge=10, description="Seconds a lab may take to start.")
     docker_workers: int = Field(
@@ -277,6 +323,15 @@ class LabConfig(_Strict):
                 "use a larger range, e.g. a /16"
             )
         return str(pool)
+
+    @model_validator(mode="after")
+    def _one_image_source(self) -> LabConfig:
+        if self.image is not None and self.build is not None:
+            raise ValueError(
+                "lab.image and lab.build are both set: keep lab.image to spawn an existing "
+                "image, or lab.build to have devlab build one from your Dockerfile, not both"
+            )
+        return self
 
 
 class StorageConfig(_Strict):

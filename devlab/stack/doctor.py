@@ -20,9 +20,9 @@ from typing import Literal
 import docker
 from docker.errors import DockerException
 
-from devlab.config import ConfigError, DevlabConfig, load_config
+from devlab.config import ConfigError, DevlabConfig, LabBuildPaths, lab_build_paths, load_config
 from devlab.stack import engine, ports
-from devlab.stack.images import BUILT_IMAGES, HUB, BuiltImage, image_tag
+from devlab.stack.images import BUILT_IMAGES, HUB, LAB, BuiltImage, image_tag, project_lab_tag
 from devlab.stack.lifecycle import profiles_for
 from devlab.stack.settings import StackSettings
 from devlab.storage import engine as storage_engine
@@ -293,12 +293,17 @@ def gather(settings: StackSettings) -> Facts:
     compose_version, compose_error = _compose()
     config: DevlabConfig | None = None
     config_error = None
+    project_lab: LabBuildPaths | None = None
     try:
         config = load_config(settings.config_path, settings.profile)
+        project_lab = lab_build_paths(config, settings.config_path, settings.profile)
     except ConfigError as exc:
         config_error = str(exc)
 
     tags = [image_tag(i, settings.base_image, settings.project_dir.parent) for i in _images(config)]
+    if project_lab is not None:
+        lab_tag = image_tag(LAB, settings.base_image, settings.project_dir.parent)
+        tags.append(project_lab_tag(project_lab, lab_tag))
     hub_tag = image_tag(HUB, settings.base_image, settings.project_dir.parent)
     images = None if client is None else {tag: engine.image_exists(client, tag) for tag in tags}
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import devlab
+from devlab.config import LabBuildPaths
 from devlab.stack.settings import StackSettings
 
 
@@ -20,7 +21,9 @@ def compose_env(
     ca_bundle: Path,
     profiles: tuple[str, ...] = (),
     storage_mode: str = "volume",
+    project_lab: LabBuildPaths | None = None,
 ) -> dict[str, str]:
+    """`images` maps services to tags (service project_lab: the image lab.build makes)."""
     return {
         # Optional services (the mock GitHub provider) run only in their profile.
         "COMPOSE_PROFILES": ",".join(profiles),
@@ -28,6 +31,14 @@ def compose_env(
         "DEVLAB_VERSION": devlab.__version__,
         "DEVLAB_BASE_IMAGE": settings.base_image,
         **{f"DEVLAB_{service.upper()}_IMAGE": ref for service, ref in images.items()},
+        **(
+            {
+                "DEVLAB_PROJECT_LAB_CONTEXT": str(project_lab.context),
+                "DEVLAB_PROJECT_LAB_DOCKERFILE": project_lab.dockerfile,
+            }
+            if project_lab is not None
+            else {}
+        ),
         "DEVLAB_BIND": settings.bind,
         "DEVLAB_PROFILE": settings.profile or "",
         "DEVLAB_PUBLIC_HOST": settings.public_host or "",
@@ -54,6 +65,12 @@ def compose_env(
         "DEVLAB_UID": str(os.getuid()),
         "DEVLAB_GID": str(os.getgid()),
     }
+
+
+def spawn_image(values: dict[str, str]) -> str | None:
+    """The lab image the hub spawns by default: the project's own (lab.build) when it has
+    one, else devlab's. compose.yaml makes the same choice for the hub and the prepuller."""
+    return values.get("DEVLAB_PROJECT_LAB_IMAGE") or values.get("DEVLAB_LAB_IMAGE")
 
 
 def render(values: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import devlab
+from devlab.config import LabBuildPaths
 from devlab.platform import PACKAGE_DIR
 
 
@@ -31,7 +32,13 @@ class BuiltImage:
 HUB = BuiltImage(
     "hub",
     "devlab/hub",
-    (".", "platform/__init__.py", "platform/images/hub", "platform/images/common"),
+    (
+        ".",
+        "platform/__init__.py",
+        "platform/images/hub",
+        "platform/images/common",
+        "platform/tutorials",
+    ),
     excludes=("platform",),
 )
 LAB = BuiltImage("lab", "devlab/lab", ("platform/images/lab", "platform/images/common"))
@@ -76,3 +83,14 @@ def content_hash(
 def image_tag(image: BuiltImage, base_image: str, root: Path = PACKAGE_DIR) -> str:
     digest = content_hash(root, image.inputs, base_image, image.excludes)
     return f"{image.repository}:{devlab.__version__}-{digest}"
+
+
+# A project's own lab image (lab.build), built by compose service project-lab.
+PROJECT_LAB_REPOSITORY = "devlab/project-lab"
+
+
+def project_lab_tag(build: LabBuildPaths, lab_tag: str) -> str:
+    """The tag of a project's lab image: its context's files, its Dockerfile's name and
+    devlab's lab image it starts from, so a new devlab lab rebuilds it too."""
+    digest = content_hash(build.context, (".",), f"{lab_tag} {build.dockerfile}")
+    return f"{PROJECT_LAB_REPOSITORY}:{devlab.__version__}-{digest}"

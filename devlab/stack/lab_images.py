@@ -9,7 +9,7 @@ from devlab.catalog.registry import LOCAL_REGISTRY_USER, Credentials
 from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
 from devlab.stack import engine, lifecycle
-from devlab.stack.compose import run_compose
+from devlab.stack.envfile import spawn_image
 from devlab.stack.secrets import read_secret
 from devlab.stack.settings import StackSettings
 
@@ -17,13 +17,16 @@ LOCAL_REPOSITORY = "devlab/lab"  # the repository name the lab image gets in the
 
 
 def build(settings: StackSettings, services: Sequence[str] = ("lab",)) -> list[str]:
-    """Rebuild devlab's images (the lab image by default), even when present."""
+    """Rebuild devlab's images (the lab image by default), even when present; then the
+    project's own lab image (lab.build), which starts from the lab image just built."""
     config = load_config(settings.config_path, settings.profile)
     values, _ = lifecycle.prepare(settings, config)
-    result = run_compose(settings, [*lifecycle.ALL_PROFILES, "build", *services], progress=True)
-    if result.returncode != 0:
-        raise lifecycle.StackError(f"building {', '.join(services)} failed (output above)")
-    return [values[f"DEVLAB_{s.upper()}_IMAGE"] for s in services]
+    lifecycle.build_services(settings, list(services))
+    built = [values[f"DEVLAB_{s.upper()}_IMAGE"] for s in services]
+    if "lab" in services and values.get("DEVLAB_PROJECT_LAB_IMAGE"):
+        lifecycle.build_services(settings, [lifecycle.PROJECT_LAB])
+        built.append(values["DEVLAB_PROJECT_LAB_IMAGE"])
+    return built
 
 
 def push(
@@ -51,7 +54,7 @@ def push(
         ) from None
     login = Credentials(LOCAL_REGISTRY_USER, password).auth_config()
     client = engine.connect()
-    image = client.images.get(values["DEVLAB_LAB_IMAGE"])
+    image = client.images.get(spawn_image(values))
     repository = f"{settings.registry_host}/{LOCAL_REPOSITORY}"
     pushed = []
     for tag in tags or tags_for_day(day or datetime.date.today()):

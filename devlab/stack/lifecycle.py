@@ -15,11 +15,11 @@ import docker
 from docker.errors import NotFound
 
 from devlab.catalog.state import parse_state
-from devlab.config import DevlabConfig, load_config
+from devlab.config import DevlabConfig, lab_build_paths, load_config
 from devlab.stack import engine, ports
 from devlab.stack.compose import ComposeError, check_compose, run_compose
-from devlab.stack.envfile import compose_env, read_env_file, write_env_file
-from devlab.stack.images import BUILT_IMAGES, image_tag
+from devlab.stack.envfile import compose_env, read_env_file, spawn_image, write_env_file
+from devlab.stack.images import BUILT_IMAGES, image_tag, project_lab_tag
 from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
 from devlab.stack.settings import StackSettings, TlsChoice, check_exposure
 from devlab.stack.tls import install_tls
@@ -52,6 +52,8 @@ class UpResult:
 
 def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, str], list[str]]:
     """Generate secrets, compute image tags and write compose.env."""
+    # A missing lab.build folder is a config error: named before anything is written.
+    project_lab = lab_build_paths(config, settings.config_path, settings.profile)
     created = ensure_secrets(settings.secrets_dir)
     if config.auth.github is not None and config.auth.provider == "github":
         install_secret(
@@ -60,15 +62,15 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
     install_tls(settings, _tls_hosts(settings))
     profiles = profiles_for(config)
+    images = {
+        image.service: image_tag(image, settings.base_image, settings.project_dir.parent)
+        for image in BUILT_IMAGES
+        if image.profile is None or image.profile in profiles
+    }
+    if project_lab is not None:
+        images["project_lab"] = project_lab_tag(project_lab, images["lab"])
     values = compose_env(
-        settings,
-        images={
-            image.service: image_tag(image, settings.base_image, settings.project_dir.parent)
-            for image in BUILT_IMAGES
-            if image.profile is None or image.profile in profiles
-        },
-        ca_bundle=ca,
-        profiles=profiles,
+        settings, images=images, ca_bundle=ca, profiles=profiles, project_lab=project_lab
     )
     write_env_file(settings.env_file, values)
     return values, created
@@ -138,7 +140,8 @@ def _empty_ca_bundle(state_dir: Path) -> Path:
 def build_missing(
     client: docker.DockerClient, settings: StackSettings, values: dict[str, str], say: Say
 ) -> list[str]:
-    """Build the devlab images that are not present, with compose's progress output."""
+    """Build the images that are not present, with compose's progress output: devlab's,
+    then the project's own lab image (lab.build), which starts from devlab's lab."""
     wanted = {
         image.service: values[key]
         for image in BUILT_IMAGES
@@ -147,14 +150,36 @@ def build_missing(
     missing = [svc for svc, ref in wanted.items() if not engine.image_exists(client, ref)]
     if missing:
         say(f"Building {', '.join(wanted[s] for s in missing)} (base {settings.base_image})")
-        result = run_compose(settings, [*ALL_PROFILES, "build", *missing], progress=True)
-        if result.returncode != 0:
-            raise StackError(
-                f"building {', '.join(missing)} failed (output above). Behind an HTTPS-"
-                "intercepting proxy, set DEVLAB_CA_BUNDLE to its CA bundle; with no registry, "
-                "set DEVLAB_BASE_IMAGE to a local Debian bookworm image"
-            )
-    return [wanted[s] for s in missing]
+        build_services(settings, missing)
+    built = [wanted[s] for s in missing]
+    project = values.get("DEVLAB_PROJECT_LAB_IMAGE")
+    if project and not engine.image_exists(client, project):
+        say(f"Building {project} from {values['DEVLAB_PROJECT_LAB_CONTEXT']} (lab.build)")
+        build_services(settings, [PROJECT_LAB])
+        built.append(project)
+    return built
+
+
+PROJECT_LAB = "project-lab"  # the compose service that builds lab.build's image
+
+
+def build_services(settings: StackSettings, services: list[str]) -> None:
+    """`docker compose build` (BuildKit, so the ca_bundle build secret works)."""
+    result = run_compose(settings, [*ALL_PROFILES, "build", *services], progress=True)
+    if result.returncode == 0:
+        return
+    if services == [PROJECT_LAB]:
+        raise StackError(
+            f"building the lab image of lab.build in {settings.config_path} failed (output "
+            "above). Its Dockerfile starts `ARG BASE_IMAGE` and `FROM ${BASE_IMAGE}`; behind "
+            "an HTTPS-intercepting proxy, set DEVLAB_CA_BUNDLE and mount it in RUN steps "
+            "that download (`RUN --mount=type=secret,id=ca_bundle ...`, see README)"
+        )
+    raise StackError(
+        f"building {', '.join(services)} failed (output above). Behind an HTTPS-"
+        "intercepting proxy, set DEVLAB_CA_BUNDLE to its CA bundle; with no registry, "
+        "set DEVLAB_BASE_IMAGE to a local Debian bookworm image"
+    )
 
 
 def _storage_mode(
@@ -327,7 +352,7 @@ def status(settings: StackSettings) -> dict:
         "compose_file": str(settings.compose_file),
         "config": str(settings.config_path),
         "hub_image": values.get("DEVLAB_HUB_IMAGE"),
-        "lab_image": values.get("DEVLAB_LAB_IMAGE"),
+        "lab_image": spawn_image(values),
         "services": services,
         "labs": labs,
     }

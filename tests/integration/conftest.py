@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from devlab.testing.session import DevlabSession
+from devlab.testing.stack import DevlabStack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _fresh_servers(devlab: DevlabSession) -> Iterator[None]:
+def _fresh_servers(devlab: DevlabStack) -> Iterator[None]:
     """Each module starts and ends with no lab running, whatever the last one left."""
     devlab.stop_all_servers()
     yield
@@ -53,7 +53,7 @@ class NfsStack:
 
 
 @pytest.fixture(scope="module")
-def nfs_stack(devlab: DevlabSession) -> NfsStack:
+def nfs_stack(devlab: DevlabStack) -> NfsStack:
     return NfsStack(devlab.name, devlab.nfs_port, devlab.status()["hub_image"])
 
 
@@ -103,8 +103,16 @@ def installed_devlab(tmp_path_factory: pytest.TempPathFactory) -> InstalledDevla
     root = tmp_path_factory.mktemp("installed")
     assert not root.is_relative_to(REPO)
     dist = root / "dist"
+    # The wheel is built from the sdist, so both are shown to carry the whole stack.
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (sdist,) = dist.glob("devlab-*.tar.gz")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(sdist)],
         check=True,
         capture_output=True,
         text=True,
