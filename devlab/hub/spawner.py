@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from docker.errors import APIError, NotFound
@@ -32,6 +32,7 @@ from devlab.catalog import (
     validate_choice,
 )
 from devlab.catalog.menu import Choice
+from devlab.hub.certificates import LAB_CA_MODE, lab_ca_environment, lab_ca_path
 from devlab.hub.labs import LABEL_IDENTITY_DIR, LABEL_STACK, LABEL_USER, READ_ONLY_ROOT
 from devlab.hub.networks import (
     COMPOSE_SERVICE,
@@ -117,6 +118,14 @@ class DevlabSpawner(DockerSpawner):
         "10.213.0.0/16",
         config=True,
         help="IPv4 range each lab's own network takes a small subnet from.",
+    )
+    lab_ca_bundle = Unicode(
+        "",
+        config=True,
+        help=(
+            "PEM certificates every lab trusts for HTTPS (the system's plus DEVLAB_CA_BUNDLE, "
+            "devlab.hub.certificates); empty: labs keep their image's own store."
+        ),
     )
 
     @default("network_name")
@@ -362,6 +371,11 @@ class DevlabSpawner(DockerSpawner):
         self.mounts = (
             [{"type": "volume", "source": "", "target": identity_dir}] if identity_dir else []
         )
+        if self.lab_ca_bundle:  # written by _install_lab_files, with the identity files
+            self.environment = {
+                **self.environment,
+                **lab_ca_environment(lab_ca_path(identity_dir)),
+            }
         obj = await super().create_object()
         await self._in_executor(
             self._install_lab_files, obj["Id"], self._lab_identity, image["Id"], labels
@@ -378,28 +392,35 @@ class DevlabSpawner(DockerSpawner):
         its first process runs. They go to the image's identity directory (a volume, for
         a read-only root) when it names one, else into /etc. devlab-image.json tells code
         in the lab which image and size it runs, with the image's labels (its version,
-        its source).
+        its source). The extra CA bundle, when there is one, rides in the same archive:
+        no Docker call more on the spawn's path.
         """
         directory = labels.get(LABEL_IDENTITY_DIR)
-        base = self._image_files(container_id, image_id, directory or "/etc")
+        root = directory or "/etc"
+        base = self._image_files(container_id, image_id, root)
         shown = {k: v for k, v in labels.items() if not k.startswith("com.docker.compose.")}
         image_info = {"image": self.image, "size": self._size.name, "labels": shown}
+        files = [
+            ("passwd", passwd_for(base["passwd"], identity), 0o644),
+            ("group", group_for(base["group"], identity), 0o644),
+            # /etc/devlab-image.json, or a link to it from the read-only root.
+            (
+                "image.json" if directory else "devlab-image.json",
+                json.dumps(image_info, indent=1) + "\n",
+                0o644,
+            ),
+        ]
+        if self.lab_ca_bundle:
+            name = str(PurePosixPath(lab_ca_path(directory)).relative_to(root))
+            files.append((name, self.lab_ca_bundle, LAB_CA_MODE))
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
-            for name, text in (
-                ("passwd", passwd_for(base["passwd"], identity)),
-                ("group", group_for(base["group"], identity)),
-                # /etc/devlab-image.json, or a link to it from the read-only root.
-                (
-                    "image.json" if directory else "devlab-image.json",
-                    json.dumps(image_info, indent=1) + "\n",
-                ),
-            ):
+            for name, text, mode in files:
                 data = text.encode()
-                info = tarfile.TarInfo(name)
-                info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                info = tarfile.TarInfo(name)  # uid and gid 0: root-owned in the lab
+                info.size, info.mode, info.mtime = len(data), mode, int(time.time())
                 tar.addfile(info, io.BytesIO(data))
-        self.client.put_archive(container_id, directory or "/etc", archive.getvalue())
+        self.client.put_archive(container_id, root, archive.getvalue())
 
     def _image_files(self, container_id: str, image_id: str, directory: str) -> dict[str, str]:
         """The image's own passwd and group, read once per image id.

@@ -20,6 +20,7 @@ from devlab.hub.authenticators import (
     DevlabFirstUseAuthenticator,
     DevlabGitHubOAuthenticator,
 )
+from devlab.hub.certificates import combined_bundle
 from devlab.hub.labs import LAB_HOST_CONFIG
 from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
@@ -43,6 +44,8 @@ class HubEnvironment:
     hub_public_url: str
     oauth_public_url: str
     oauth_internal_url: str
+    # The hub image's own (Debian) store: what "the system's" certificates are in labs.
+    system_ca_bundle: Path
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubEnvironment:
@@ -69,10 +72,24 @@ class HubEnvironment:
             hub_public_url=env.get("DEVLAB_HUB_PUBLIC_URL", "http://127.0.0.1:8000/"),
             oauth_public_url=env.get("DEVLAB_OAUTH_PUBLIC_URL", "http://127.0.0.1:8090"),
             oauth_internal_url=env.get("DEVLAB_OAUTH_INTERNAL_URL", "http://oauth:8090"),
+            system_ca_bundle=Path(
+                env.get("DEVLAB_SYSTEM_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+            ),
         )
 
     def secret(self, name: str) -> str:
         return (self.secrets_dir / name).read_text(encoding="utf-8").strip()
+
+    def lab_ca_bundle(self) -> str | None:
+        """The system's certificates plus DEVLAB_CA_BUNDLE's (the `ca_bundle` secret, an
+        empty file when none is set), for labs; None with no extra CA."""
+        extra = self.secrets_dir / "ca_bundle"
+        if not extra.exists():  # a hub started without it (by hand): no extra CA
+            return None
+        return combined_bundle(
+            self.system_ca_bundle.read_text(encoding="utf-8"),
+            extra.read_text(encoding="utf-8", errors="replace"),
+        )
 
 
 MOCK_CLIENT_ID = "devlab-hub"
@@ -168,6 +185,8 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.DevlabSpawner.identity_lookup = identity_lookup
     c.DevlabSpawner.docker_workers = config.lab.docker_workers
     c.DevlabSpawner.lab_host_config = LAB_HOST_CONFIG
+    # Behind an HTTPS-intercepting proxy, pip in a lab trusts its CA (DEVLAB_CA_BUNDLE).
+    c.DevlabSpawner.lab_ca_bundle = hub_env.lab_ca_bundle() or ""
     # Lets a lab's page stop its own server ("Save All, Stop Server and Log Out"), and
     # nothing else. A list: JupyterHub sends it to the lab as JSON.
     c.DevlabSpawner.oauth_client_allowed_scopes = ["delete:servers!server"]
