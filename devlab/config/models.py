@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from devlab.catalog.models import CatalogConfig, require_unique
 from devlab.identity.policy import check_system_id
+from devlab.tutorials import BUILTIN as BUILTIN_TUTORIALS
 
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters. Reused for org
 # logins, which follow the same rule; both become Unix user and group names in labs.
@@ -197,8 +198,10 @@ class TutorialsConfig(_Strict):
 
     repository: str = Field(
         description=(
-            "A git URL, or an absolute path on the machine running devlab to a local "
-            "repository (mounted read-only into labs; works offline)."
+            "builtin: the short tutorials devlab ships (who am I here, sharing with my org, "
+            "my image and size, notebooks in CI); a git URL; or an absolute path on the "
+            "machine running devlab to a local repository (mounted read-only into labs; "
+            "works offline)."
         )
     )
     branch: str = Field(default="main", description="Branch to follow.")
@@ -209,10 +212,12 @@ class TutorialsConfig(_Strict):
     @field_validator("repository")
     @classmethod
     def _url_or_absolute(cls, value: str) -> str:
+        if value == BUILTIN_TUTORIALS:
+            return value
         if "://" not in value and not value.startswith("git@") and not value.startswith("/"):
             raise ValueError(
-                f"{value!r} is neither a git URL nor an absolute path; write the full path "
-                "of the local repository"
+                f"{value!r} is neither {BUILTIN_TUTORIALS!r}, a git URL nor an absolute path; "
+                "write the full path of the local repository"
             )
         return value
 
@@ -226,6 +231,10 @@ class TutorialsConfig(_Strict):
     @property
     def is_local(self) -> bool:
         return self.repository.startswith("/")
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.repository == BUILTIN_TUTORIALS
 
 
 # Each lab's own network takes a subnet this size from lab.network_pool (devlab.hub.networks):

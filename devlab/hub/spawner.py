@@ -47,6 +47,7 @@ from devlab.identity.passwd import group_for, passwd_for
 from devlab.storage import OwnershipConflict, apply_plan, plan_for
 from devlab.storage.engine import archive_text, ensure_nfs_volume
 from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
+from devlab.tutorials import volume as tutorials_volume
 
 # image id -> its own passwd and group; ids never change content.
 _IMAGE_FILES: dict[str, dict[str, str]] = {}
@@ -469,9 +470,13 @@ class DevlabSpawner(DockerSpawner):
         tutorials_env = {}
         if self.tutorials is not None:
             repository = self.tutorials.repository
-            if self.tutorials.is_local:
-                # A host path: the engine bind-mounts it read-only; the lab clones from it.
-                self.volumes[repository] = {"bind": TUTORIALS_SOURCE, "mode": "ro"}
+            if self.tutorials.is_local or self.tutorials.is_builtin:
+                # A host path, or the volume the hub publishes devlab's own tutorials in:
+                # mounted read-only; the lab clones from it.
+                source = (
+                    tutorials_volume(self.stack_name) if self.tutorials.is_builtin else repository
+                )
+                self.volumes[source] = {"bind": TUTORIALS_SOURCE, "mode": "ro"}
                 repository = TUTORIALS_SOURCE
             tutorials_env = {
                 "DEVLAB_TUTORIALS_REPO": repository,

@@ -25,6 +25,8 @@ from devlab.hub.labs import LAB_HOST_CONFIG
 from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
+from devlab.tutorials import BUILTIN_DIR as BUILTIN_TUTORIALS_DIR
+from devlab.tutorials import publish as publish_tutorials
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class HubEnvironment:
     hub_public_url: str
     oauth_public_url: str
     oauth_internal_url: str
+    tutorials_repo: Path  # the tutorials volume, where lab.tutorials: builtin is published
     # The hub image's own (Debian) store: what "the system's" certificates are in labs.
     system_ca_bundle: Path
 
@@ -72,6 +75,7 @@ class HubEnvironment:
             hub_public_url=env.get("DEVLAB_HUB_PUBLIC_URL", "http://127.0.0.1:8000/"),
             oauth_public_url=env.get("DEVLAB_OAUTH_PUBLIC_URL", "http://127.0.0.1:8090"),
             oauth_internal_url=env.get("DEVLAB_OAUTH_INTERNAL_URL", "http://oauth:8090"),
+            tutorials_repo=Path(env.get("DEVLAB_TUTORIALS_PATH", "/srv/devlab/tutorials.git")),
             system_ca_bundle=Path(
                 env.get("DEVLAB_SYSTEM_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
             ),
@@ -170,6 +174,10 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.DevlabSpawner.fallback_image = config.lab.image or hub_env.lab_image
     c.DevlabSpawner.catalog = config.catalog
     c.DevlabSpawner.tutorials = config.lab.tutorials
+    tutorials = config.lab.tutorials
+    if tutorials is not None and tutorials.is_builtin:
+        # Before the hub serves anyone: a lab starting now finds this version's tutorials.
+        publish_tutorials(BUILTIN_TUTORIALS_DIR, hub_env.tutorials_repo, tutorials.branch)
     c.DevlabSpawner.options_form = menu_form
     c.DevlabSpawner.options_from_form = options_from_form
     # Images from the menu's "other" list are pulled at start; the prepuller keeps the

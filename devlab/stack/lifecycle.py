@@ -16,7 +16,7 @@ from docker.errors import NotFound
 
 from devlab.catalog.state import parse_state
 from devlab.config import DevlabConfig, lab_build_paths, load_config
-from devlab.stack import engine, ports
+from devlab.stack import engine, ports, publish
 from devlab.stack.compose import ComposeError, check_compose, run_compose
 from devlab.stack.envfile import compose_env, read_env_file, spawn_image, write_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag, project_lab_tag
@@ -190,7 +190,33 @@ def _storage_mode(
     return storage_engine.detect_mode(client, hub_image)
 
 
-def up(settings: StackSettings, say: Say = print) -> UpResult:
+def compose_up(settings: StackSettings) -> str | None:
+    """Start the services and wait until each is healthy: None, or why not (compose's output).
+
+    `up` and `down` take the Compose step as an argument, so devlab.testing.DevlabStack
+    can run it through testcontainers while everything around it stays here.
+    """
+    result = run_compose(
+        settings,
+        ["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), "--remove-orphans"],
+        capture=True,
+    )
+    return None if result.returncode == 0 else result.stderr.strip()
+
+
+def compose_down(settings: StackSettings, volumes: bool) -> None:
+    """Remove the services of every profile (and their volumes, if asked)."""
+    args = [*ALL_PROFILES, "down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    result = run_compose(settings, args, capture=True)
+    if result.returncode != 0:
+        raise ComposeError(f"docker compose down failed:\n{result.stderr.strip()}")
+
+
+def up(
+    settings: StackSettings,
+    say: Say = print,
+    start_services: Callable[[StackSettings], str | None] = compose_up,
+) -> UpResult:
     check_compose()
     # Config first: a broken file names its line and starts nothing.
     config = load_config(settings.config_path, settings.profile)
@@ -206,21 +232,19 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
     write_env_file(settings.env_file, values)
     _remove_inactive_services(settings)
     started = time.time()
-    result = run_compose(
-        settings,
-        ["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), "--remove-orphans"],
-        capture=True,
-    )
-    if result.returncode != 0:
+    failure = start_services(settings)
+    if failure is not None:
         detail = _failure_detail(client, settings)
         run_compose(settings, [*ALL_PROFILES, "down", "--remove-orphans"], capture=True)
         raise StackError(
-            f"the stack did not become healthy; it was stopped again.\n{result.stderr.strip()}"
+            f"the stack did not become healthy; it was stopped again.\n{failure}"
             f"\n{detail}\nFix the cause above and run `devlab up` again."
         )
     # Labs that outlived a recreated hub or proxy keep working.
     engine.join_lab_networks(client, settings.name)
     health, healthy_after = _service_report(client, settings, started)
+    if config.local_registry:
+        _publish_build(client, settings, config, values, healthy_after, say)
     return UpResult(
         config=config,
         health=health,
@@ -231,6 +255,49 @@ def up(settings: StackSettings, say: Say = print) -> UpResult:
         built=built,
         created_secrets=created,
     )
+
+
+MENU_WAIT = 30  # seconds `up` waits for the prepuller to publish a menu with a new push
+
+
+def _publish_build(
+    client: docker.DockerClient,
+    settings: StackSettings,
+    config: DevlabConfig,
+    values: dict[str, str],
+    healthy_after: dict[str, float | None],
+    say: Say,
+) -> None:
+    """Today's lab build into the local registry when the menu follows it (only tags the
+    registry lacks: nothing on a warm `up`), then a prepuller round, so the spawn form
+    offers it when `up` returns. See devlab.stack.publish."""
+    pushed: list[str] = []
+    image = spawn_image(values)
+    if publish.follows_build(config) and image:
+        try:
+            password = read_secret(settings.secrets_dir, "registry_password")
+            pushed = publish.publish_build(client, image, settings.registry_host, password)
+        except publish.PublishError as exc:
+            say(
+                f"Warning: the lab build is not in the local registry ({exc}); the menu "
+                "offers the locally built image; `devlab images push` tries again"
+            )
+        if pushed:
+            say(f"Published {', '.join(pushed)}")
+    # A prepuller started by this `up` may have looked before the registry answered.
+    if not pushed and healthy_after.get("prepuller") is None:
+        return
+    nudged_at = datetime.datetime.now(datetime.UTC)
+    if not publish.nudge_prepuller(client, settings.name) or not pushed:
+        return
+    deadline = time.monotonic() + MENU_WAIT
+    while time.monotonic() < deadline:
+        text = engine.read_service_file(client, settings.name, "prepuller", CATALOG_STATE)
+        state = parse_state(text) if text else None
+        if state and state.updated_at >= nudged_at:
+            return
+        time.sleep(0.3)
+    say(f"The prepuller has not updated the menu within {MENU_WAIT} s: see `devlab logs prepuller`")
 
 
 def _services(settings: StackSettings, *profile_args: str) -> set[str]:
@@ -300,25 +367,31 @@ def require_env(settings: StackSettings) -> dict[str, str]:
     return values
 
 
-def down(settings: StackSettings, *, volumes: bool = False, say: Say = print) -> None:
+def down(
+    settings: StackSettings,
+    *,
+    volumes: bool = False,
+    say: Say = print,
+    stop_services: Callable[[StackSettings, bool], None] = compose_down,
+) -> None:
     """Stop labs (by label) first, since they hold the stack's network, then the services."""
     check_compose()
-    require_env(settings)
+    values = require_env(settings)
     client = engine.connect()
     removed = engine.remove_labs(client, settings.name)
     if removed:
         say(f"Stopped {removed} lab(s)")
     engine.remove_lab_networks(client, settings.name)
-    args = [*ALL_PROFILES, "down", "--remove-orphans"] + (["--volumes"] if volumes else [])
-    result = run_compose(settings, args, capture=True)
-    if result.returncode != 0:
-        raise ComposeError(f"docker compose down failed:\n{result.stderr.strip()}")
+    stop_services(settings, volumes)
     # A lab spawned while compose was stopping would hold the network: sweep once more.
     if engine.remove_labs(client, settings.name):
         engine.remove_lab_networks(client, settings.name)
-        run_compose(settings, args, capture=True)
+        stop_services(settings, volumes)
     if volumes:
         engine.remove_volumes(client, settings.name)
+        if "registry" in values.get("COMPOSE_PROFILES", "").split(","):
+            # The registry's volume is gone: its tags here would only pin old lab builds.
+            publish.forget_tags(client, settings.registry_host)
     left = engine.leftovers(client, settings.name)
     if left:
         raise StackError(

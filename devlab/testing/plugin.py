@@ -1,10 +1,14 @@
 """pytest plugin: a `devlab` fixture with a real stack, and its logs on every failure.
 
 Registered through the `pytest11` entry point, so `pip install devlab[test]` is all a
-project needs. Options (or environment variables):
+project needs. The fixture is a devlab.testing.DevlabStack, started once per session.
 
---devlab-config FILE       (DEVLAB_TEST_CONFIG)   platform config for the test stack
---devlab-project-dir DIR   (DEVLAB_PROJECT_DIR)   devlab checkout with compose.yaml
+Which config the test stack runs with, first found wins:
+--devlab-config FILE, then DEVLAB_TEST_CONFIG, then devlab.yaml in pytest's rootdir (the
+project's root), then devlab's packaged default. DEVLAB_CONFIG, the variable `devlab up`
+reads, is ignored here: a developer's own stack does not leak into the tests.
+
+--devlab-project-dir DIR   (DEVLAB_PROJECT_DIR)   a devlab checkout's stack, not the installed one
 --devlab-reuse STACK       (DEVLAB_TEST_REUSE)    use this running stack; do not tear it down
 """
 
@@ -12,18 +16,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
 
-from devlab.testing.session import DevlabSession
+from devlab.testing.stack import DevlabStack
 
-SESSION = pytest.StashKey[DevlabSession]()
+STACK = pytest.StashKey[DevlabStack]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("devlab", "devlab: a JupyterHub platform stack for tests")
-    group.addoption("--devlab-config", help="platform config for the test stack")
-    group.addoption("--devlab-project-dir", help="devlab checkout holding compose.yaml")
+    group.addoption(
+        "--devlab-config",
+        help="platform config for the test stack [default: <rootdir>/devlab.yaml]",
+    )
+    group.addoption("--devlab-project-dir", help="a devlab checkout whose stack to run")
     group.addoption("--devlab-reuse", metavar="STACK", help="use this running stack as is")
 
 
@@ -31,24 +39,31 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
     return config.getoption(name) or os.environ.get(env) or None
 
 
+def stack_for(config: pytest.Config, state_dir: Path) -> DevlabStack:
+    """The session's stack as the options, the environment and pytest's rootdir say."""
+    return DevlabStack(
+        _option(config, "--devlab-config", "DEVLAB_TEST_CONFIG"),
+        root=config.rootpath,
+        state_dir=state_dir,
+        project_dir=_option(config, "--devlab-project-dir", "DEVLAB_PROJECT_DIR"),
+        reuse=_option(config, "--devlab-reuse", "DEVLAB_TEST_REUSE"),
+        env={k: v for k, v in os.environ.items() if k != "DEVLAB_CONFIG"},
+    )
+
+
 @pytest.fixture(scope="session")
 def devlab(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DevlabSession]:
+) -> Iterator[DevlabStack]:
     """A running devlab stack for this test session, torn down (labs included) at its end."""
     config = request.config
-    session = DevlabSession(
-        state_dir=tmp_path_factory.mktemp("devlab-state"),
-        config=_option(config, "--devlab-config", "DEVLAB_TEST_CONFIG"),
-        project_dir=_option(config, "--devlab-project-dir", "DEVLAB_PROJECT_DIR"),
-        reuse=_option(config, "--devlab-reuse", "DEVLAB_TEST_REUSE"),
-    )
-    config.stash[SESSION] = session
+    stack = stack_for(config, tmp_path_factory.mktemp("devlab-state"))
+    config.stash[STACK] = stack
     try:
-        session.start()
-        yield session
+        stack.start()
+        yield stack
     finally:
-        session.stop()
+        stack.stop()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -56,17 +71,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    session = item.config.stash.get(SESSION, None)
-    if report.failed and session is not None and "devlab" in getattr(item, "fixturenames", ()):
-        for service in ("hub", "proxy"):
-            report.sections.append((f"devlab {service} log", _safe(session.logs, service)))
-        for user in session.users:
-            report.sections.append((f"devlab lab log ({user})", _safe(session.lab_logs, user)))
+    stack = item.config.stash.get(STACK, None)
+    if report.failed and stack is not None and "devlab" in getattr(item, "fixturenames", ()):
+        report.sections.extend(stack.failure_logs())
     return report
-
-
-def _safe(func: object, arg: str) -> str:
-    try:
-        return func(arg)  # type: ignore[operator]
-    except Exception as exc:  # a failure report must not fail itself
-        return f"(could not read: {exc})"

@@ -1,22 +1,37 @@
-"""One devlab stack for a test session: brought up, used, and torn down without leftovers."""
+"""DevlabStack: one throwaway devlab stack for tests, in testcontainers' shape.
+
+    with DevlabStack(config="devlab.yaml") as stack:
+        lab = stack.login("alice").spawn()
+
+The pytest plugin's `devlab` fixture is the same class. devlab prepares the stack (config,
+secrets, image tags, builds, ports) and cleans up what Compose does not know (labs and
+their networks, by label); testcontainers' DockerCompose runs the Compose part: `up
+--wait` until every service is healthy, a wait for the hub's URL from this host, `down
+--volumes`, and the service logs.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from testcontainers.compose import DockerCompose
 
 from devlab.hubapi import HubAPI
 from devlab.stack import engine, lifecycle
+from devlab.stack.compose import compose_command, compose_environment
 from devlab.stack.settings import StackSettings, resolve_settings
 from devlab.testing.login import firstuse_login, github_mock_login
 from devlab.testing.user import User
@@ -42,18 +57,60 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class DevlabSession:
-    """A stack named `devlab-pytest-<pid>-<id>` (or an existing one, when reused).
+@dataclass
+class StackCompose(DockerCompose):
+    """testcontainers' DockerCompose on one devlab stack.
+
+    Its commands are devlab's own (`compose_command`: project folder, compose file, the
+    stack's compose.env, and `--profile *` where every service must be reached), run
+    without the caller's DEVLAB_*/COMPOSE_* variables: Compose lets the shell override
+    the env file, so an exported DEVLAB_STACK would retarget a test at the user's stack.
+    """
+
+    command: list[str] = field(default_factory=list)
+
+    @cached_property
+    def compose_command_property(self) -> list[str]:
+        return self.command
+
+    def _run_command(
+        self, cmd: str | list[str], context: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            cmd,
+            capture_output=True,
+            check=True,
+            cwd=context or str(self.context),
+            env=compose_environment(os.environ),
+        )
+
+
+def stack_compose(settings: StackSettings, *, every_profile: bool = False) -> StackCompose:
+    """`every_profile`: for down and logs, which must reach services of inactive profiles
+    too; `up` starts the profiles compose.env names (COMPOSE_PROFILES)."""
+    profiles = lifecycle.ALL_PROFILES if every_profile else ()
+    return StackCompose(
+        context=str(settings.project_dir), command=compose_command(settings, *profiles)
+    )
+
+
+class DevlabStack:
+    """A stack named `devlab-pytest-<pid>-<id>` on free ports (or an existing one, reused).
 
     The owner's pid is part of the name, so a later run can tell a crashed run's
-    leftovers (owner gone) from a run still going on beside it.
+    leftovers (owner gone) from a run still going on beside it. `config` is the platform
+    config (users, images, lab.build ...); without it devlab's discovery applies from
+    `root` (default: the current folder): DEVLAB_CONFIG, then `root`/devlab.yaml, then
+    the packaged default. State (secrets, compose.env) goes to `state_dir`, or to a
+    temporary folder removed by stop().
     """
 
     def __init__(
         self,
+        config: str | Path | None = None,
         *,
-        state_dir: Path,
-        config: str | None = None,
+        root: Path | None = None,
+        state_dir: Path | None = None,
         project_dir: str | None = None,
         reuse: str | None = None,
         env: Mapping[str, str] | None = None,
@@ -61,7 +118,10 @@ class DevlabSession:
         base = dict(os.environ if env is None else env)
         self.reused = reuse is not None
         self.name = reuse or f"{TEST_STACK_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._own_state: Path | None = None  # a temporary state folder, removed by stop()
         if not self.reused:
+            if state_dir is None:
+                state_dir = self._own_state = Path(tempfile.mkdtemp(prefix="devlab-stack-"))
             base.update(
                 DEVLAB_STATE_DIR=str(state_dir),
                 DEVLAB_HTTP_PORT=str(free_port()),
@@ -70,38 +130,82 @@ class DevlabSession:
                 DEVLAB_REGISTRY_PORT=str(free_port()),
             )
         base["DEVLAB_STACK"] = self.name
-        if config:
-            base["DEVLAB_CONFIG"] = str(Path(config).resolve())
         if project_dir:
             base["DEVLAB_PROJECT_DIR"] = str(Path(project_dir).resolve())
-        self.env = base
-        self.settings: StackSettings = resolve_settings(env=base)
+        self.settings: StackSettings = resolve_settings(
+            config=str(config) if config else None, env=base, cwd=root
+        )
         if self.reused:
             self.settings = lifecycle.as_brought_up(self.settings)
+        # `cli()` acts on this stack and its config, whatever folder it runs in.
+        base["DEVLAB_CONFIG"] = str(self.settings.config_path)
+        self.env = base
         self.users: dict[str, User] = {}
         self._admin: HubAPI | None = None
 
-    # The stack's whole life.
+    # The stack's whole life, as testcontainers' containers have it.
+
+    def __enter__(self) -> DevlabStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the stack; a failure inside the block carries the stack's logs with it."""
+        try:
+            if exc is not None:
+                exc.add_note(self.failure_logs_text())
+        finally:
+            self.stop()
 
     def start(self) -> None:
         purge_crashed_runs()
         if self.reused and self._healthy():
             return
-        lifecycle.up(self.settings, say=lambda line: print(f"[devlab] {line}", file=sys.stderr))
+        self._say(f"config {self.settings.config_path} ({self.settings.config_source})")
+        lifecycle.up(self.settings, say=self._say, start_services=self._compose_up)
 
     def up(self, config: str | Path | None = None, profile: str | None = None) -> None:
         """Bring the stack up again with another config file or profile, or its own."""
         settings = replace(self.settings, profile=profile)
         if config is not None:
             settings = replace(settings, config_path=Path(config).resolve())
-        lifecycle.up(settings, say=lambda line: print(f"[devlab] {line}", file=sys.stderr))
+        lifecycle.up(settings, say=self._say, start_services=self._compose_up)
         self._admin = None
 
     def stop(self) -> None:
         if self.reused:
             self.stop_all_servers()
             return
-        lifecycle.down(self.settings, volumes=True, say=lambda line: None)
+        try:
+            if self.settings.env_file.exists():  # absent: start() failed before Compose
+                lifecycle.down(
+                    self.settings, volumes=True, say=self._say, stop_services=self._compose_down
+                )
+        finally:
+            if self._own_state is not None:
+                shutil.rmtree(self._own_state, ignore_errors=True)
+
+    def _compose_up(self, settings: StackSettings) -> str | None:
+        """testcontainers' start (`up --wait`: every service healthy), then its wait for
+        the hub's URL from this host, through the proxy's published port."""
+        compose = stack_compose(settings)
+        try:
+            compose.start()
+            compose.wait_for(f"{settings.hub_url}hub/health")
+        except subprocess.CalledProcessError as exc:
+            return exc.stderr.decode(errors="replace").strip()
+        except TimeoutError as exc:
+            return f"{settings.hub_url} did not answer from this host: {exc}"
+        return None
+
+    def _compose_down(self, settings: StackSettings, volumes: bool) -> None:
+        """testcontainers' stop: `down --volumes` (a test stack keeps nothing)."""
+        stack_compose(settings, every_profile=True).stop(down=True)
 
     def _healthy(self) -> bool:
         try:
@@ -111,6 +215,10 @@ class DevlabSession:
         return all(
             s["health"] in ("healthy", None) and s["state"] == "running" for s in services.values()
         )
+
+    @staticmethod
+    def _say(line: str) -> None:
+        print(f"[devlab] {line}", file=sys.stderr)
 
     # What tests use.
 
@@ -189,18 +297,26 @@ class DevlabSession:
 
     # Logs, for failure reports and spawn errors.
 
-    def compose(self) -> DockerCompose:
-        return DockerCompose(
-            context=str(self.settings.project_dir),
-            compose_file_name=str(self.settings.compose_file),
-            env_file=str(self.settings.env_file),
-            profiles=["*"],
-        )
+    def compose(self) -> StackCompose:
+        """testcontainers' handle on this stack's services (logs, containers, exec)."""
+        return stack_compose(self.settings, every_profile=True)
 
     def logs(self, service: str, tail: int = 200) -> str:
         stdout, stderr = self.compose().get_logs(service)
         lines = (stdout + stderr).splitlines()
         return "\n".join(lines[-tail:])
+
+    def failure_logs(self) -> list[tuple[str, str]]:
+        """(title, text) per section: the hub's and the proxy's logs, and each logged-in
+        user's lab. A report must not fail itself: an unreadable log says why instead."""
+        sections = [(f"devlab {s} log", _safe(self.logs, s)) for s in ("hub", "proxy")]
+        sections += [(f"devlab lab log ({u})", _safe(self.lab_logs, u)) for u in self.users]
+        return sections
+
+    def failure_logs_text(self) -> str:
+        return "\n".join(
+            f"{'-' * 20} {title} {'-' * 20}\n{text}" for title, text in self.failure_logs()
+        )
 
     def lab_logs(self, user: str, tail: int = 200) -> str:
         client = engine.connect()
@@ -210,6 +326,13 @@ class DevlabSession:
     def spawn_log(self, user: str) -> str:
         hub = [line for line in self.logs("hub", tail=2000).splitlines() if user in line]
         return "\n".join([*hub[-40:], "--- lab ---", self.lab_logs(user, tail=60)])
+
+
+def _safe(read: Callable[[str], str], what: str) -> str:
+    try:
+        return read(what)
+    except Exception as exc:
+        return f"(could not read: {exc})"
 
 
 def purge_crashed_runs() -> list[str]:

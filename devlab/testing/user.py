@@ -11,7 +11,7 @@ from devlab.hubapi import HubAPI, HubAPIError
 from devlab.testing.lab import Lab
 
 if TYPE_CHECKING:
-    from devlab.testing.session import DevlabSession
+    from devlab.testing.stack import DevlabStack
 
 
 class SpawnError(RuntimeError):
@@ -19,7 +19,7 @@ class SpawnError(RuntimeError):
 
 
 class User:
-    def __init__(self, devlab: DevlabSession, name: str, browser: requests.Session) -> None:
+    def __init__(self, devlab: DevlabStack, name: str, browser: requests.Session) -> None:
         self.devlab = devlab
         self.name = name
         self.browser = browser  # holds the hub's login cookie, as a browser would

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 import yaml
 
-from devlab.testing.session import DevlabSession
+from devlab.testing.stack import DevlabStack
 
 # Browser tests need a Docker engine like the integration tests: the integration mark
 # makes tests/conftest.py skip them loudly without one (and fail under CI).
@@ -60,8 +60,8 @@ def tutorials_repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def stack_with_tutorials(
-    devlab: DevlabSession, tutorials_repo: Path, tmp_path: Path
-) -> Iterator[DevlabSession]:
+    devlab: DevlabStack, tutorials_repo: Path, tmp_path: Path
+) -> Iterator[DevlabStack]:
     """The session's stack, brought up again with lab.tutorials set; restored after."""
     devlab.stop_all_servers()
     config = yaml.safe_load(devlab.settings.config_path.read_text())
@@ -76,7 +76,7 @@ def stack_with_tutorials(
         devlab.up()
 
 
-def _read_home_file(devlab: DevlabSession, relative: str) -> str:
+def _read_home_file(devlab: DevlabStack, relative: str) -> str:
     """A file in alice's home, read from the homes volume (her lab is stopped by then)."""
     image = devlab.status()["hub_image"]
     output = docker.from_env().containers.run(

@@ -17,7 +17,7 @@ from devlab.hubapi import HubAPI
 from devlab.platform import PACKAGE_DIR
 from devlab.stack.envfile import read_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
-from devlab.testing.session import TEST_STACK_PREFIX, free_port
+from devlab.testing.stack import TEST_STACK_PREFIX, free_port
 
 
 def test_the_installed_wheel_carries_the_whole_stack(installed_devlab):

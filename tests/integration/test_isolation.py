@@ -22,7 +22,7 @@ import yaml
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack import engine, probe
 from devlab.stack.isolation import SERVICE_PORTS
-from devlab.testing.session import free_port
+from devlab.testing.stack import free_port
 
 BOB = 7000002
 

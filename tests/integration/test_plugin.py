@@ -1,24 +1,19 @@
-"""The pytest plugin's API against the session's real stack, and a whole run from outside."""
+"""The pytest plugin's API and DevlabStack against the session's real stack."""
 
 from __future__ import annotations
 
-import os
-import pwd
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import docker
 import nbformat
 import pytest
 
 from devlab.stack import engine
+from devlab.testing import DevlabStack
 from devlab.testing.lab import NotebookError
-from devlab.testing.session import purge_crashed_runs
+from devlab.testing.stack import purge_crashed_runs
 from devlab.testing.user import SpawnError
-
-REPO = Path(__file__).resolve().parents[2]
-pytest_plugins = ["pytester"]
 
 
 def test_two_users_work_in_parallel(devlab):
@@ -92,40 +87,19 @@ def test_crashed_runs_are_cleaned_at_the_next_start(devlab):
         container.reload()
 
 
-def test_a_downstream_run_reports_logs_on_failure_and_leaves_nothing(pytester, devlab, monkeypatch):
-    # pytester gives the run a fresh HOME; the Compose plugin lives in the real one.
-    real_home = Path(pwd.getpwuid(os.getuid()).pw_dir)
-    monkeypatch.setenv("DOCKER_CONFIG", os.environ.get("DOCKER_CONFIG", str(real_home / ".docker")))
-    pytester.copy_example(str(REPO / "examples" / "downstream" / "test_lab_image.py"))
-    pytester.makepyfile(
-        test_failing="""
-        def test_fails(devlab):
-            devlab.login("alice")
-            assert False, "on purpose"
-        """
-    )
-    result = pytester.runpytest_subprocess(
-        "--devlab-project-dir", str(REPO), "-p", "no:cacheprovider", timeout=900
-    )
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*on purpose*", "*devlab hub log*", "*devlab proxy log*"])
-    client = docker.from_env()
-    leftovers = [
-        c.name
-        for c in client.containers.list(all=True)
-        if c.labels.get("com.docker.compose.project", "").startswith("devlab-pytest-")
-        and c.labels.get("com.docker.compose.project") != devlab.name
-    ]
-    assert leftovers == []
-    networks = [
-        n.name
-        for n in client.networks.list()
-        if n.name.startswith("devlab-pytest-") and not n.name.startswith(devlab.name)
-    ]
-    assert networks == []
-    volumes = [
-        v.name
-        for v in client.volumes.list()
-        if v.name.startswith("devlab-pytest-") and not v.name.startswith(devlab.name)
-    ]
-    assert volumes == []
+def test_a_failure_inside_devlab_stack_carries_the_stacks_logs(devlab):
+    """The context manager's shape, on the session's stack (reused, so not torn down)."""
+
+    def script() -> None:
+        with DevlabStack(reuse=devlab.name, env=devlab.env) as stack:
+            assert stack.hub_url == devlab.hub_url
+            stack.login("alice").spawn()
+            raise AssertionError("on purpose")
+
+    with pytest.raises(AssertionError, match="on purpose") as info:
+        script()
+    notes = "\n".join(info.value.__notes__)
+    for section in ("devlab hub log", "devlab proxy log", "devlab lab log (alice)"):
+        assert section in notes
+    assert "alice" in notes.split("devlab lab log (alice)")[1]  # the lab's own output
+    assert devlab.admin.server("alice") is None  # stopped on the way out
