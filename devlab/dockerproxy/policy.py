@@ -40,6 +40,7 @@ from devlab.hub.networks import (
     LAB_PEERS,
 )
 from devlab.storage.modes import EXPORTS, volume_name
+from devlab.tutorials import volume as tutorials_volume
 
 COMPOSE_PREFIX = "com.docker.compose."
 # Older API versions take a host config at container start, after create was checked.
@@ -429,6 +430,8 @@ def _source_problem(policy: Policy, source: str, read_only: bool, what: str) -> 
         if not read_only:
             return f"{what}: host path {source} must be mounted read-only"
         return None
+    if source == policy.tutorials_volume:
+        return None if read_only else f"{what}: volume {source} must be mounted read-only"
     if source not in policy.lab_volumes:
         allowed = ", ".join(sorted(policy.lab_volumes))
         return f"{what}: volume {source!r} is not a lab volume ({allowed})"
@@ -779,6 +782,11 @@ class Policy:
         """What labs mount: homes and project space, directly or over NFS."""
         direct = (volume_name(self.stack, root, "volume") for root in EXPORTS)
         return self.nfs_volumes | frozenset(direct)
+
+    @property
+    def tutorials_volume(self) -> str:
+        """The hub's repository of devlab's own tutorials, which labs mount read-only."""
+        return tutorials_volume(self.stack)
 
     def _rule(self, request: Request) -> tuple[Rule, re.Match[str]] | None:
         for rule in self.rules:

@@ -158,6 +158,20 @@ HUB_ALLOWED = [
         ),
     ),
     (
+        "create a lab with devlab's own tutorials (lab.tutorials: builtin)",
+        request(
+            "POST",
+            "/containers/create",
+            lab_body(
+                binds={
+                    "s1_homes": {"bind": "/home", "mode": "rw"},
+                    "s1_project": {"bind": "/project", "mode": "rw"},
+                    "s1_tutorials": {"bind": "/srv/devlab/tutorials.git", "mode": "ro"},
+                }
+            ),
+        ),
+    ),
+    (
         "create an NFS-mode lab",
         request(
             "POST",
@@ -282,6 +296,21 @@ HUB_REFUSED = [
         "a path inside the tutorials repository (its symlinks are not checked)",
         create(binds={TUTORIALS + "/hooks": {"bind": "/t", "mode": "ro"}}),
         "not allowed",
+    ),
+    (
+        "the builtin tutorials volume writable",
+        create(binds={"s1_tutorials": {"bind": "/t", "mode": "rw"}}),
+        "read-only",
+    ),
+    (
+        "the builtin tutorials volume as a writable mount",
+        create(mounts=[docker.types.Mount("/t", "s1_tutorials", type="volume")]),
+        "read-only",
+    ),
+    (
+        "another stack's tutorials volume",
+        create(binds={"s2_tutorials": {"bind": "/t", "mode": "ro"}}),
+        "not a lab volume",
     ),
     (
         "another stack volume, the registry's storage",

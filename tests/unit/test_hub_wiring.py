@@ -10,6 +10,7 @@ from devlab.hub.spawner import DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack.secrets import ensure_secrets
+from devlab.tutorials import read_head
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def hub_env(tmp_path):
         "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
         "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
         "DEVLAB_HUB_DATA": str(tmp_path / "data"),
+        "DEVLAB_TUTORIALS_PATH": str(tmp_path / "tutorials.git"),
     }
 
 
@@ -49,6 +51,16 @@ def test_labs_are_hardened_labelled_and_each_on_its_own_network(hub_env):
     assert spawner.lab_host_config["cap_drop"] == ["ALL"]
     assert "no-new-privileges" in spawner.lab_host_config["security_opt"]
     assert spawner.lab_host_config["init"] is True
+
+
+def test_the_builtin_tutorials_are_published_before_the_hub_serves(hub_env):
+    c = Config()
+    config = configure(c, hub_env)
+    assert c.DevlabSpawner.tutorials.is_builtin  # the packaged config's default
+    head = read_head(Path(hub_env["DEVLAB_TUTORIALS_PATH"]), config.lab.tutorials.branch)
+    assert head is not None
+    configure(Config(), hub_env)  # a restart of the same version adds no commit
+    assert read_head(Path(hub_env["DEVLAB_TUTORIALS_PATH"]), "main") == head
 
 
 def test_admin_service_token_comes_from_the_secrets(hub_env):
