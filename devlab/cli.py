@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="tags",
         help="tag to push (repeatable) [recommended, this week's weekly, today's daily]",
     )
+    images_sub.add_parser(
+        "refresh", parents=[common], help="have the prepuller check the registries now"
+    )
 
     people = sub.add_parser("users", help="hub accounts (workshops)")
     people_sub = people.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -287,6 +290,9 @@ def run(args: argparse.Namespace) -> int:
         elif action == "push":
             for ref in lab_images.push(settings, args.tags):
                 print(f"Pushed {ref}")
+        elif action == "refresh":
+            lab_images.refresh(settings)
+            print("The prepuller is checking the registries (`devlab images list` shows the menu)")
     elif command == "users":
         if args.users_command == "import":
             path = Path(args.file)

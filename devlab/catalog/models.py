@@ -29,6 +29,15 @@ IMAGE_REF = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 SIZE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# A source repository `local/PATH` names PATH on the stack's own registry, whatever port
+# `devlab up --registry-port` published it on (the engine names it 127.0.0.1:PORT).
+LOCAL_ALIAS = "local"
+
+
+def is_local_alias(repository: str) -> bool:
+    """Whether `repository` is `local/PATH`, the stack's own registry by its alias."""
+    return repository.partition("/")[0] == LOCAL_ALIAS
+
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B|I)?\s*$", re.IGNORECASE)
@@ -135,7 +144,10 @@ class ImageSource(_Strict):
     """A registry repository whose tags become menu entries by policy."""
 
     repository: str = Field(
-        description="Repository with its registry host, e.g. 127.0.0.1:5000/devlab/lab."
+        description=(
+            "Repository with its registry host, e.g. registry.example.org/lab; `local/PATH` "
+            "is PATH on the stack's own registry (local_registry: true), whatever its port."
+        )
     )
     api_url: str | None = Field(
         default=None,
@@ -160,11 +172,12 @@ class ImageSource(_Strict):
     @classmethod
     def _has_registry_host(cls, value: str) -> str:
         host, _, path = value.partition("/")
-        if not path or not ("." in host or ":" in host or host == "localhost"):
+        named = "." in host or ":" in host or host in ("localhost", LOCAL_ALIAS)
+        if not path or not named:
             raise ValueError(
                 f"{value!r} does not name its registry; write host[:port]/path, e.g. "
-                "127.0.0.1:5000/devlab/lab (list Docker Hub images under catalog.images "
-                "instead)"
+                f"registry.example.org/lab, or {LOCAL_ALIAS}/devlab/lab for the stack's own "
+                "registry (list Docker Hub images under catalog.images instead)"
             )
         if not IMAGE_REF.match(value) or ":" in path or "@" in path:
             raise ValueError(f"{value!r} must be a repository without tag or digest")

@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -24,7 +24,7 @@ import docker.errors
 import requests
 
 from devlab.catalog.menu import FALLBACK_DISPLAY_NAME
-from devlab.catalog.models import CatalogConfig, ImageSource
+from devlab.catalog.models import CatalogConfig, ImageSource, is_local_alias
 from devlab.catalog.registry import (
     LocalRegistry,
     RegistryClient,
@@ -235,15 +235,22 @@ class Prepuller:
             self.docker_client = docker.from_env()
         return self.docker_client
 
-    def run_forever(self, interval: float | None = None) -> None:
-        """Run rounds until `stop()`; a failed round (engine down, disk full) is logged."""
+    def run_forever(
+        self, interval: float | None = None, wait: Callable[[float], object] | None = None
+    ) -> None:
+        """Run rounds until `stop()`; a failed round (engine down, disk full) is logged.
+
+        `wait(seconds)` sleeps between rounds; `main` passes `wait_for_nudge`, which also
+        returns at SIGHUP, so a push is on the menu in seconds rather than an interval.
+        """
         interval = interval or self.config.prepull.interval_seconds
+        wait = wait or self._stop.wait
         while not self._stop.is_set():
             try:
                 self.run_once()
             except Exception:
                 log.exception("Prepull round failed; next try in %ss", interval)
-            self._stop.wait(interval)
+            wait(interval)
 
     def stop(self) -> None:
         self._stop.set()
@@ -304,10 +311,16 @@ class Prepuller:
         return [d for d in desired if unique[canonical_reference(d.ref)] is d], problems
 
     def _resolve_source(self, source: ImageSource) -> tuple[list[Desired], list[Problem]]:
-        client = RegistryClient.for_repository(
-            source.repository, source.api_url, self.local_registry
-        )
-        _, path = split_repository(source.repository)
+        repository, api_url = source.repository, source.api_url
+        if is_local_alias(repository):
+            if self.local_registry is None:
+                raise RegistryError(
+                    f"{repository}: the stack's own registry is not running "
+                    "(local_registry: true starts it)"
+                )
+            repository, api_url = self.local_registry.locate(repository, api_url)
+        client = RegistryClient.for_repository(repository, api_url, self.local_registry)
+        _, path = split_repository(repository)
         selection = select_tags(client.list_tags(path), source)
         digests: dict[str, str] = {}
         errors: dict[str, str] = {}
@@ -319,7 +332,7 @@ class Prepuller:
         names = selection.display_names(digests)
         found = [
             Desired(
-                ref=f"{source.repository}:{c.name}",
+                ref=f"{repository}:{c.name}",
                 display_name=names[c.name],
                 role=c.role,
                 source=source.repository,
@@ -329,9 +342,7 @@ class Prepuller:
             for c in selection.chosen
         ]
         missing = [
-            Problem(
-                subject=f"{source.repository}:{tag}", reason="configured, but not in the registry"
-            )
+            Problem(subject=f"{repository}:{tag}", reason="configured, but not in the registry")
             for tag in selection.missing
         ]
         return found, missing
@@ -444,7 +455,29 @@ def _message(exc: Exception) -> str:
     return str(getattr(exc, "explanation", None) or exc)
 
 
+# The nudge `devlab images push` and `refresh` send (`kill -HUP 1` run in the container:
+# tini passes it on). Not `docker kill --signal`: the engine then counts the container as
+# stopped by hand, and `restart: unless-stopped` would no longer restart it after a crash.
+NUDGE = signal.SIGHUP
+
+
+def wait_for_nudge(seconds: float) -> bool:
+    """Sleep `seconds`, or less when nudged; True when nudged.
+
+    NUDGE is blocked (see `main`) and taken here with sigtimedwait, so no handler runs in
+    the middle of a round, and a nudge that arrives during a round ends the next wait at
+    once: the round after it sees what the push added.
+    """
+    if signal.sigtimedwait({NUDGE}, seconds) is None:
+        return False
+    log.info("Nudged: checking the registries now")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # First thing, before any thread exists (all inherit the mask): a nudge that arrives
+    # while starting up waits for the first wait instead of killing the process.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {NUDGE})
     parser = argparse.ArgumentParser(
         prog="python -m devlab.catalog",
         description="Keep the lab images the spawn menu offers pulled on this machine.",
@@ -506,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _terminate)
-    prepuller.run_forever(args.interval)
+    prepuller.run_forever(args.interval, wait=wait_for_nudge)
     return 0
 
 

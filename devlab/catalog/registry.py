@@ -20,6 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from devlab.catalog.models import is_local_alias
+
 # Without these Accept types distribution 2.8 answers a schema1 manifest, whose digest
 # never matches the engine's RepoDigests; lists and indexes cover multi-platform images.
 MANIFEST_TYPES = (
@@ -99,6 +101,17 @@ class LocalRegistry:
         if not password:
             raise ValueError(f"{path} is empty")
         return cls(host, Credentials(LOCAL_REGISTRY_USER, password))
+
+    def locate(self, repository: str, api_url: str | None) -> tuple[str, str | None]:
+        """A source's repository as the engine names it, and the API URL to list it at.
+
+        `local/PATH` becomes this registry's PATH, listed through the compose service (the
+        prepuller's way in); any other repository is returned as it is.
+        """
+        if not is_local_alias(repository):
+            return repository, api_url
+        path = split_repository(repository)[1]
+        return f"{self.host}/{path}", api_url or LOCAL_REGISTRY_API_URL
 
     def for_reference(self, ref: str) -> Credentials | None:
         return self.credentials if split_repository(ref)[0] == self.host else None

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from devlab.catalog.models import CatalogConfig, require_unique
+from devlab.catalog.models import LOCAL_ALIAS, CatalogConfig, is_local_alias, require_unique
 from devlab.identity.policy import check_system_id
 from devlab.tutorials import BUILTIN as BUILTIN_TUTORIALS
 
@@ -398,6 +398,17 @@ class DevlabConfig(_Strict):
         default=False,
         description=(
             "Run a local image registry (compose profile `registry`) to play the "
-            "cluster's image mirror; `devlab images push` fills it."
+            "cluster's image mirror; `devlab images push` fills it, and `devlab up` "
+            f"publishes its lab build there when a catalog source is {LOCAL_ALIAS}/devlab/lab."
         ),
     )
+
+    @model_validator(mode="after")
+    def _local_sources_need_the_registry(self) -> DevlabConfig:
+        local = [s.repository for s in self.catalog.sources if is_local_alias(s.repository)]
+        if local and not self.local_registry:
+            raise ValueError(
+                f"catalog source {local[0]!r} names the stack's own registry, which runs only "
+                "with `local_registry: true`: set it, or name another registry"
+            )
+        return self

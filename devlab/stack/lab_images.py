@@ -5,15 +5,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
-from devlab.catalog.registry import LOCAL_REGISTRY_USER, Credentials
 from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
-from devlab.stack import engine, lifecycle
+from devlab.stack import engine, lifecycle, publish
 from devlab.stack.envfile import spawn_image
 from devlab.stack.secrets import read_secret
 from devlab.stack.settings import StackSettings
-
-LOCAL_REPOSITORY = "devlab/lab"  # the repository name the lab image gets in the registry
 
 
 def build(settings: StackSettings, services: Sequence[str] = ("lab",)) -> list[str]:
@@ -29,43 +26,50 @@ def build(settings: StackSettings, services: Sequence[str] = ("lab",)) -> list[s
     return built
 
 
-def push(
-    settings: StackSettings, tags: Sequence[str] | None = None, day: datetime.date | None = None
-) -> list[str]:
-    """Tag the stack's lab image into the local registry and push it; returns the refs.
+def push(settings: StackSettings, tags: Sequence[str] | None = None) -> list[str]:
+    """Tag the stack's lab image into the local registry, push it, nudge the prepuller.
 
     By default it is pushed as today's build would be (recommended, the week's weekly,
     the day's daily), so a machine with no outside registry exercises the whole
-    prepull loop.
+    prepull loop. Returns the refs pushed.
     """
     values = lifecycle.require_env(settings)
     if "registry" not in values.get("COMPOSE_PROFILES", "").split(","):
         raise lifecycle.StackError(
-            "the local registry is not running: set `local_registry: true` in "
-            "config/devlab.yaml and run `devlab up`"
+            "the local registry is not running: set `local_registry: true` in the config "
+            "and run `devlab up`"
         )
-    # The registry takes pushes only with its password; given per push, so it is never
-    # stored in a Docker config file.
     try:
         password = read_secret(settings.secrets_dir, "registry_password")
     except FileNotFoundError:
         raise lifecycle.StackError(
             "the local registry's password is missing: run `devlab up`, which creates it"
         ) from None
-    login = Credentials(LOCAL_REGISTRY_USER, password).auth_config()
+    image = spawn_image(values)
+    if image is None:
+        raise lifecycle.StackError("no lab image is recorded for this stack: run `devlab up`")
     client = engine.connect()
-    image = client.images.get(spawn_image(values))
-    repository = f"{settings.registry_host}/{LOCAL_REPOSITORY}"
-    pushed = []
-    for tag in tags or tags_for_day(day or datetime.date.today()):
-        image.tag(repository, tag)
-        for line in client.images.push(
-            repository, tag, stream=True, decode=True, auth_config=login
-        ):
-            if "error" in line:
-                raise lifecycle.StackError(f"pushing {repository}:{tag} failed: {line['error']}")
-        pushed.append(f"{repository}:{tag}")
+    try:
+        pushed = publish.push(
+            client,
+            image,
+            settings.registry_host,
+            tags or tags_for_day(datetime.date.today()),
+            password,
+        )
+    except publish.PublishError as exc:
+        raise lifecycle.StackError(str(exc)) from exc
+    publish.nudge_prepuller(client, settings.name)
     return pushed
+
+
+def refresh(settings: StackSettings) -> None:
+    """Have the prepuller check its registries now, not at its next round."""
+    lifecycle.require_env(settings)
+    if not publish.nudge_prepuller(engine.connect(), settings.name):
+        raise lifecycle.StackError(
+            f"stack {settings.name!r} has no running prepuller: run `devlab up`"
+        )
 
 
 def table(images: list[dict] | None) -> str:

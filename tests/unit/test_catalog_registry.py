@@ -353,3 +353,32 @@ def test_local_registry_password_file(tmp_path):
     path.write_text("\n")
     with pytest.raises(ValueError, match="empty"):
         LocalRegistry.from_password_file("127.0.0.1:5000", path)
+
+
+@pytest.mark.parametrize(
+    ("repository", "api_url", "located", "gets_credentials"),
+    [
+        # The alias follows the port the stack's registry was published on, and is listed
+        # through the compose service unless told otherwise.
+        (
+            "local/devlab/lab",
+            None,
+            ("127.0.0.1:5000/devlab/lab", "http://registry:5000"),
+            True,
+        ),
+        (
+            "local/team/lab",
+            "http://127.0.0.1:5000",
+            ("127.0.0.1:5000/team/lab", "http://127.0.0.1:5000"),
+            True,
+        ),
+        ("registry.example.org/lab", None, ("registry.example.org/lab", None), False),
+        ("127.0.0.1:5001/devlab/lab", None, ("127.0.0.1:5001/devlab/lab", None), False),
+    ],
+)
+def test_the_local_alias_names_the_stacks_own_registry(
+    repository, api_url, located, gets_credentials
+):
+    assert LOCAL.locate(repository, api_url) == located
+    client = RegistryClient.for_repository(*located, LOCAL)
+    assert (client.credentials is not None) is gets_credentials
