@@ -17,9 +17,17 @@ from pathlib import PurePosixPath
 # lab's own, for a read-only root), else this directory of the image's writable root.
 LAB_CA_FILE = "ca-certificates.crt"
 LAB_CA_DEFAULT_DIR = "/etc/devlab"
-# pip (PIP_CERT), requests and so every tool built on it (REQUESTS_CA_BUNDLE), and
-# OpenSSL itself, which Python's ssl and urllib use (SSL_CERT_FILE).
-LAB_CA_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+# pip (PIP_CERT), requests and so every tool built on it (REQUESTS_CA_BUNDLE), OpenSSL
+# itself, which Python's ssl and urllib use (SSL_CERT_FILE), Debian's git, which is built
+# on GnuTLS and reads none of those (GIT_SSL_CAINFO: tutorials from an https URL), and
+# Node (NODE_EXTRA_CA_CERTS: npm and JupyterLab extension builds).
+LAB_CA_VARIABLES = (
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+)
 # Read-only to everyone: the lab's user is never root and cannot replace it.
 LAB_CA_MODE = 0o444
 

@@ -15,14 +15,19 @@ import pytest
 from devlab.hub.certificates import certificates
 from devlab.stack.engine import service_containers
 
-VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+VARIABLES = (
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+)
 
 IN_THE_LAB = textwrap.dedent(
     """
     import json, os, subprocess, sys, urllib.request
     import requests
     path = os.environ.get("PIP_CERT")
-    variables = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
     found = {"env": {v: os.environ.get(v) for v in variables}, "uid": os.getuid()}
     if path:
         status = os.stat(path)
@@ -50,7 +55,7 @@ def test_pip_in_a_lab_trusts_the_extra_ca_bundle_read_only(devlab):
     if extra is None:
         pytest.skip("DEVLAB_CA_BUNDLE is not set (CI sets it: it runs behind a proxy)")
     lab = devlab.login("alice").spawn()
-    result = lab.execute(IN_THE_LAB, timeout=240)
+    result = lab.execute(f"variables = {VARIABLES!r}\n{IN_THE_LAB}", timeout=240)
     assert result.ok, result.error
     found = json.loads(result.stdout)
 

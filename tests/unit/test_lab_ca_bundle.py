@@ -50,11 +50,13 @@ def test_the_bundle_lives_in_the_identity_directory_or_etc_devlab():
     assert lab_ca_path(None) == "/etc/devlab/ca-certificates.crt"
 
 
-def test_pip_requests_and_openssl_all_read_it():
+def test_pip_requests_openssl_git_and_node_all_read_it():
     assert lab_ca_environment("/x/ca.crt") == {
         "PIP_CERT": "/x/ca.crt",
         "REQUESTS_CA_BUNDLE": "/x/ca.crt",
         "SSL_CERT_FILE": "/x/ca.crt",
+        "GIT_SSL_CAINFO": "/x/ca.crt",
+        "NODE_EXTRA_CA_CERTS": "/x/ca.crt",
     }
 
 
