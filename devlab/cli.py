@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("token", parents=[common], help="print an admin-scoped hub API token")
     check = sub.add_parser("doctor", parents=[common], help="check this machine for devlab")
     check.add_argument("--json", action="store_true", help="one JSON object")
+    check.add_argument("--config", help=CONFIG_HELP)
 
     sub.add_parser("init", help="write a devlab.yaml to edit into the current folder")
     config = sub.add_parser("config", help="the platform config")

@@ -218,8 +218,10 @@ def up(
     start_services: Callable[[StackSettings], str | None] = compose_up,
 ) -> UpResult:
     check_compose()
-    # Config first: a broken file names its line and starts nothing.
+    # Config first: a broken file names its line and starts nothing; so does a lab.build
+    # folder that is not there (prepare resolves it again, after the checks below).
     config = load_config(settings.config_path, settings.profile)
+    lab_build_paths(config, settings.config_path, settings.profile)
     check_exposure(settings, config.auth.provider)
     client = engine.connect()
     taken = ports.stack_conflicts(settings, profiles_for(config), client)
