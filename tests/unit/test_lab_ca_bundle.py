@@ -72,6 +72,8 @@ def hub_env(tmp_path: Path) -> dict[str, str]:
         "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
         "DEVLAB_HUB_DATA": str(tmp_path / "data"),
         "DEVLAB_SYSTEM_CA_BUNDLE": str(system),
+        # The default config publishes the builtin tutorials: here, not in /srv.
+        "DEVLAB_TUTORIALS_PATH": str(tmp_path / "tutorials.git"),
     }
 
 
