@@ -57,16 +57,20 @@ def push(settings: StackSettings, tags: Sequence[str] | None = None) -> list[str
             tags or tags_for_day(datetime.date.today()),
             password,
         )
+        publish.nudge_prepuller(client, settings.name)
     except publish.PublishError as exc:
         raise lifecycle.StackError(str(exc)) from exc
-    publish.nudge_prepuller(client, settings.name)
     return pushed
 
 
 def refresh(settings: StackSettings) -> None:
     """Have the prepuller check its registries now, not at its next round."""
     lifecycle.require_env(settings)
-    if not publish.nudge_prepuller(engine.connect(), settings.name):
+    try:
+        nudged = publish.nudge_prepuller(engine.connect(), settings.name)
+    except publish.PublishError as exc:
+        raise lifecycle.StackError(str(exc)) from exc
+    if not nudged:
         raise lifecycle.StackError(
             f"stack {settings.name!r} has no running prepuller: run `devlab up`"
         )

@@ -275,22 +275,24 @@ def _publish_build(
     offers it when `up` returns. See devlab.stack.publish."""
     pushed: list[str] = []
     image = spawn_image(values)
-    if publish.follows_build(config) and image:
-        try:
+    # A prepuller started by this `up` may have looked before the registry answered.
+    restarted = healthy_after.get("prepuller") is not None
+    try:
+        if publish.follows_build(config) and image:
             password = read_secret(settings.secrets_dir, "registry_password")
             pushed = publish.publish_build(client, image, settings.registry_host, password)
-        except publish.PublishError as exc:
-            say(
-                f"Warning: the lab build is not in the local registry ({exc}); the menu "
-                "offers the locally built image; `devlab images push` tries again"
-            )
-        if pushed:
-            say(f"Published {', '.join(pushed)}")
-    # A prepuller started by this `up` may have looked before the registry answered.
-    if not pushed and healthy_after.get("prepuller") is None:
-        return
-    nudged_at = datetime.datetime.now(datetime.UTC)
-    if not publish.nudge_prepuller(client, settings.name) or not pushed:
+            if pushed:
+                say(f"Published {', '.join(pushed)}")
+        if not (pushed or restarted):
+            return
+        nudged_at = datetime.datetime.now(datetime.UTC)
+        if not publish.nudge_prepuller(client, settings.name) or not pushed:
+            return
+    except publish.PublishError as exc:
+        say(
+            f"Warning: {exc}. The menu may lack today's lab build until `devlab images push` "
+            "(which tries again)"
+        )
         return
     deadline = time.monotonic() + MENU_WAIT
     while time.monotonic() < deadline:

@@ -34,9 +34,10 @@ from devlab.stack import engine
 
 BUILD_REPOSITORY = "devlab/lab"  # where the lab build goes in the local registry
 BUILD_SOURCE = f"{LOCAL_ALIAS}/{BUILD_REPOSITORY}"  # the catalog source that follows it
-# Run inside the prepuller's container: tini (PID 1, compose's `init: true`) passes the
-# signal to the prepuller. See devlab.catalog.prepull.NUDGE for why not `docker kill`.
-NUDGE_COMMAND = ["kill", f"-{NUDGE.name.removeprefix('SIG')}", "1"]
+# Run inside the prepuller's container (the shell's builtin: the image has no kill
+# binary): tini, PID 1 there (compose's `init: true`), passes the signal on to the
+# prepuller. See devlab.catalog.prepull.NUDGE for why not `docker kill --signal`.
+NUDGE_COMMAND = ["sh", "-c", f"kill -{NUDGE.name.removeprefix('SIG')} 1"]
 
 
 class PublishError(RuntimeError):
@@ -137,16 +138,20 @@ def publish_build(
 
 def nudge_prepuller(client: docker.DockerClient, stack: str) -> bool:
     """Have the stack's prepuller start a round now; False when no prepuller runs."""
-    nudged = False
     for container in engine.service_containers(client, stack, "prepuller"):
         if container.status != "running":
             continue
         try:
             result = container.exec_run(NUDGE_COMMAND)
-        except docker.errors.APIError:
-            continue  # stopped between the listing and the exec
-        nudged = nudged or result.exit_code == 0
-    return nudged
+        except docker.errors.NotFound:
+            continue  # removed between the listing and the exec
+        except docker.errors.APIError as exc:
+            raise PublishError(f"cannot nudge the prepuller: {exc.explanation or exc}") from exc
+        if result.exit_code != 0:
+            output = result.output.decode(errors="replace").strip()
+            raise PublishError(f"nudging the prepuller failed ({result.exit_code}): {output}")
+        return True
+    return False
 
 
 def forget_tags(client: docker.DockerClient, host: str) -> list[str]:

@@ -39,7 +39,9 @@ def catalog_config(tmp_path: Path, registry: str) -> Path:
                 "api_url": "http://registry:5000",  # from the prepuller's container
                 "recommended_tag": "recommended",
                 "releases": 0,
-                "weeklies": 1,
+                # The session's `up` (packaged config) published today's build here too:
+                # two weeklies keep this module's w_2026_47 on the menu whatever the date.
+                "weeklies": 2,
                 "dailies": 2,
             }
         ],
