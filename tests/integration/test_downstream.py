@@ -30,10 +30,11 @@ OWN_RUN = {"DEVLAB_TEST_CONFIG": "", "DEVLAB_TEST_REUSE": "", "DEVLAB_CONFIG": "
 
 def _test_stacks(client: docker.DockerClient) -> set[str]:
     """Every devlab-pytest stack with anything left: containers, networks or volumes."""
-    names = {
-        c.labels.get("com.docker.compose.project", "") for c in client.containers.list(all=True)
-    }
-    names |= {c.labels.get("devlab.stack", "") for c in client.containers.list(all=True)}
+    names = set()
+    for container in client.containers.list(all=True, ignore_removed=True):
+        names |= {
+            container.labels.get(k, "") for k in ("com.docker.compose.project", "devlab.stack")
+        }
     names |= {n.name.split("_", 1)[0] for n in client.networks.list()}
     names |= {v.name.split("_", 1)[0] for v in client.volumes.list()}
     return {n for n in names if n.startswith(TEST_STACK_PREFIX)}
