@@ -3,27 +3,31 @@
 Labs refresh their standard notebooks with nbgitpuller, which needs a git repository.
 For `lab.tutorials.repository: builtin` the hub writes one from the notebooks in this
 package into the stack's tutorials volume (mounted read-only into labs) when it starts.
-It writes git's loose objects itself: the hub image has no git, and a fixed author and
-date make the commit a function of the files and the previous commit, so an unchanged
-package adds no commit. A changed package adds one on top of the last, so nbgitpuller
-in existing homes merges it as it would any upstream change.
+It writes it with dulwich, as the hub image has no git. A fixed author and date make
+the commit a function of the files and the previous commit, so an unchanged package
+adds no commit. A changed package adds one on top of the last, so nbgitpuller in
+existing homes merges it as it would any upstream change.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from dulwich.errors import NotGitRepository
+from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objectspec import parse_commit
+from dulwich.refs import Ref
+from dulwich.repo import Repo
 
 from devlab.platform import PLATFORM_DIR
 
 BUILTIN = "builtin"  # lab.tutorials.repository naming the tutorials below
 BUILTIN_DIR = PLATFORM_DIR / "tutorials"
 # Who and when every commit says: fixed, so the same files give the same commit id.
-SIGNATURE = b"devlab <devlab@localhost> 946684800 +0000"
+AUTHOR = b"devlab <devlab@localhost>"
+DATE = 946684800  # 2000-01-01 00:00:00 UTC
 MESSAGE = b"The tutorials devlab ships\n"
 
 
@@ -32,61 +36,38 @@ def volume(stack: str) -> str:
     return f"{stack}_tutorials"
 
 
-@dataclass(frozen=True)
-class Head:
-    """The branch's commit and that commit's tree, as found in the repository."""
-
-    commit: str
-    tree: str
-
-
-@dataclass(frozen=True)
-class Update:
-    """The objects to add (id -> git's uncompressed object) and the branch's new commit."""
-
-    objects: dict[str, bytes]
-    commit: str
-
-
-def _object(kind: bytes, body: bytes) -> tuple[str, bytes]:
-    data = kind + b" %d\0" % len(body) + body
-    return hashlib.sha1(data).hexdigest(), data  # git names objects by SHA-1
-
-
-def plan_update(files: Mapping[str, bytes], head: Head | None) -> Update | None:
-    """What to write so the branch holds exactly `files` (name -> content); None when it
-    already does. Files are one flat folder, committed as regular 0644 files."""
-    for name in files:
+def snapshot(files: Mapping[str, bytes]) -> tuple[list[Blob], Tree]:
+    """The blobs and the tree holding exactly `files` (name -> content): one flat
+    folder of regular 0644 files."""
+    blobs, tree = [], Tree()
+    for name, content in files.items():
         if not name or "/" in name or "\0" in name or name in (".", "..", ".git"):
             raise ValueError(f"{name!r} is not a plain file name for the tutorials repository")
-    objects: dict[str, bytes] = {}
-    entries = b""
-    for name in sorted(files, key=str.encode):
-        blob, data = _object(b"blob", files[name])
-        objects[blob] = data
-        entries += b"100644 " + name.encode() + b"\0" + bytes.fromhex(blob)
-    tree, data = _object(b"tree", entries)
-    if head is not None and head.tree == tree:
-        return None
-    objects[tree] = data
-    lines = [b"tree " + tree.encode()]
-    lines += [] if head is None else [b"parent " + head.commit.encode()]
-    lines += [b"author " + SIGNATURE, b"committer " + SIGNATURE, b"", MESSAGE]
-    body = b"\n".join(lines)
-    commit, data = _object(b"commit", body)
-    objects[commit] = data
-    return Update(objects, commit)
+        blob = Blob.from_string(content)
+        tree.add(name.encode(), 0o100644, blob.id)
+        blobs.append(blob)
+    return blobs, tree
 
 
-def read_head(repo: Path, branch: str) -> Head | None:
-    """The branch's commit and tree in a repository `publish` wrote; None when it has none."""
+def commit_on(tree: Tree, parent: ObjectID | None) -> Commit:
+    """The commit of `tree` on top of `parent` (None: the first), by the fixed author."""
+    commit = Commit()
+    commit.tree = tree.id
+    commit.parents = [] if parent is None else [parent]
+    commit.author = commit.committer = AUTHOR
+    commit.author_time = commit.commit_time = DATE
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = MESSAGE
+    return commit
+
+
+def read_head(repo: Path, branch: str) -> str | None:
+    """The branch's commit in the repository `repo`; None when it has none."""
     try:
-        commit = (repo / "refs" / "heads" / branch).read_text().strip()
-        raw = zlib.decompress((repo / "objects" / commit[:2] / commit[2:]).read_bytes())
-    except (FileNotFoundError, zlib.error):
+        with Repo(repo) as git:
+            return git.refs[_branch_ref(branch)].decode()
+    except (NotGitRepository, KeyError):
         return None
-    first_line = raw.split(b"\0", 1)[1].split(b"\n", 1)[0]
-    return Head(commit, first_line.removeprefix(b"tree ").decode())
 
 
 def publish(source: Path, repo: Path, branch: str) -> str | None:
@@ -95,29 +76,30 @@ def publish(source: Path, repo: Path, branch: str) -> str | None:
     Returns the new commit, or None when the branch already held them. Everything is
     world-readable: labs read it as their users' uids.
     """
-    files = {p.name: p.read_bytes() for p in sorted(source.iterdir()) if p.is_file()}
-    update = plan_update(files, read_head(repo, branch))
-    if update is None:
-        return None
-    for path in (repo / "objects", repo / "refs" / "heads"):
-        path.mkdir(parents=True, exist_ok=True)
-    _write(repo / "HEAD", f"ref: refs/heads/{branch}\n".encode())
-    _write(repo / "config", b"[core]\n\trepositoryformatversion = 0\n\tbare = true\n")
-    for object_id, data in update.objects.items():
-        path = repo / "objects" / object_id[:2] / object_id[2:]
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            _write(path, zlib.compress(data))
-    # The branch moves last, when every object it needs is in place.
-    _write(repo / "refs" / "heads" / branch, update.commit.encode() + b"\n")
-    for directory, _, _ in os.walk(repo):
+    blobs, tree = snapshot({p.name: p.read_bytes() for p in source.iterdir() if p.is_file()})
+    ref = _branch_ref(branch)
+    repo.mkdir(parents=True, exist_ok=True)
+    try:
+        git = Repo(repo)
+    except NotGitRepository:  # a new or empty folder, as a fresh volume is
+        git = Repo.init_bare(repo, default_branch=branch.encode())
+    with git:
+        _, parent = git.refs.follow(ref)
+        if parent is not None and parse_commit(git, parent).tree == tree.id:
+            return None
+        commit = commit_on(tree, parent)
+        for obj in (*blobs, tree, commit):
+            git.object_store.add_object(obj)
+        # The branch moves last, when every object it needs is in place.
+        git.refs[ref] = commit.id
+        git.refs.set_symbolic_ref(Ref(b"HEAD"), ref)
+    # dulwich leaves modes to the umask (and objects read-only): labs need to read all.
+    for directory, _, names in os.walk(repo):
         Path(directory).chmod(0o755)
-    return update.commit
+        for name in names:
+            Path(directory, name).chmod(0o644)
+    return commit.id.decode()
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Replace `path` at once: a lab cloning meanwhile sees the old file or the new one."""
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_bytes(data)
-    partial.chmod(0o644)
-    partial.replace(path)
+def _branch_ref(branch: str) -> Ref:
+    return Ref(f"refs/heads/{branch}".encode())

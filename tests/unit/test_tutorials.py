@@ -6,6 +6,7 @@ after an update fast-forwards, as nbgitpuller in an existing home needs.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,50 +15,63 @@ import pytest
 
 from devlab.config import load_config
 from devlab.platform import DEFAULT_CONFIG
-from devlab.tutorials import BUILTIN_DIR, Head, plan_update, publish, read_head
+from devlab.tutorials import BUILTIN_DIR, commit_on, publish, read_head, snapshot
 
 
-def git(*args: str | Path, cwd: Path | None = None) -> str:
+def git(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     return subprocess.run(
-        ["git", *map(str, args)], cwd=cwd, check=True, capture_output=True, text=True
+        ["git", *map(str, args)],
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
-def test_object_ids_are_gits():
-    update = plan_update({"hello.txt": b"hello\n"}, None)
-    assert update is not None
-    # `git hash-object` of "hello\n" is ce0136...; the tree and commit ids follow from it.
-    assert "ce013625030ba8dba906f756967f9e9ca394464a" in update.objects
+def folder(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
 
 
-def test_the_same_files_give_the_same_commit_and_no_update_when_present():
+def test_the_commit_is_the_one_git_makes_of_the_same_files(tmp_path):
+    """The ids are git's, and a repository git made with them needs no new commit."""
+    source = folder(tmp_path / "source", {"b.ipynb": "[]\n", "a.ipynb": "{}\n"})
+    work = tmp_path / "work"
+    git("init", "--quiet", work)
+    folder(work, {"b.ipynb": "[]\n", "a.ipynb": "{}\n"})
+    git("add", ".", cwd=work)
+    who = {"GIT_AUTHOR_NAME": "devlab", "GIT_AUTHOR_EMAIL": "devlab@localhost"}
+    who |= {"GIT_COMMITTER_NAME": "devlab", "GIT_COMMITTER_EMAIL": "devlab@localhost"}
+    who |= {"GIT_AUTHOR_DATE": "946684800 +0000", "GIT_COMMITTER_DATE": "946684800 +0000"}
+    tree = git("write-tree", cwd=work)
+    by_git = git("commit-tree", tree, "-m", "The tutorials devlab ships", cwd=work, env=who)
+    assert publish(source, tmp_path / "ours.git", "main") == by_git
+
+    theirs = tmp_path / "theirs.git"
+    git("init", "--quiet", "--bare", theirs)
+    git("push", "--quiet", theirs, f"{by_git}:refs/heads/main", cwd=work)
+    assert publish(source, theirs, "main") is None
+    assert read_head(theirs, "main") == by_git
+
+
+def test_the_same_files_in_any_order_give_the_same_commit():
     files = {"b.ipynb": b"{}", "a.ipynb": b"[]"}
-    first, again = plan_update(files, None), plan_update(dict(reversed(files.items())), None)
-    assert first is not None
-    assert again is not None
-    assert first.commit == again.commit
-    tree = next(i for i, data in first.objects.items() if data.startswith(b"tree "))
-    assert plan_update(files, Head(first.commit, tree)) is None
-
-
-def test_changed_files_make_a_commit_on_top_of_the_last():
-    first = plan_update({"a.ipynb": b"1"}, None)
-    assert first is not None
-    second = plan_update({"a.ipynb": b"2"}, Head(first.commit, "0" * 40))
-    assert second is not None
-    assert f"parent {first.commit}\n".encode() in second.objects[second.commit]
+    ours, again = snapshot(files)[1], snapshot(dict(reversed(files.items())))[1]
+    assert commit_on(ours, None).id == commit_on(again, None).id
 
 
 @pytest.mark.parametrize("name", ["", "sub/a.ipynb", ".git", ".."])
 def test_only_plain_file_names_are_committed(name):
     with pytest.raises(ValueError, match="plain file name"):
-        plan_update({name: b""}, None)
+        snapshot({name: b""})
 
 
 def test_publish_makes_a_repository_git_clones_and_updates_fast_forward(tmp_path):
-    source, repo = tmp_path / "source", tmp_path / "tutorials.git"
-    source.mkdir()
-    (source / "a.ipynb").write_text("one\n")
+    source, repo = folder(tmp_path / "source", {"a.ipynb": "one\n"}), tmp_path / "tutorials.git"
+    assert read_head(repo, "main") is None
     first = publish(source, repo, "main")
     assert first is not None
     assert publish(source, repo, "main") is None  # unchanged: no new commit
@@ -66,16 +80,17 @@ def test_publish_makes_a_repository_git_clones_and_updates_fast_forward(tmp_path
     git("clone", "--quiet", repo, clone)
     assert (clone / "a.ipynb").read_text() == "one\n"
 
-    (source / "a.ipynb").write_text("two\n")
-    (source / "b.ipynb").write_text("new\n")
+    folder(source, {"a.ipynb": "two\n", "b.ipynb": "new\n"})
     second = publish(source, repo, "main")
     assert second is not None
-    assert read_head(repo, "main") is not None
+    assert read_head(repo, "main") == second
+    git("fsck", "--strict", cwd=repo)
     git("fetch", "--quiet", cwd=clone)
-    git("merge-base", "--is-ancestor", first, "origin/main", cwd=clone)
-    assert git("show", "origin/main:b.ipynb", cwd=clone) == "new"
+    assert git("rev-parse", "origin/main^", cwd=clone) == first  # one commit on top
+    git("merge", "--quiet", "--ff-only", "origin/main", cwd=clone)
+    assert (clone / "b.ipynb").read_text() == "new\n"
     # Labs read the repository as their users: everything world-readable, nothing writable.
-    modes = {p.stat().st_mode & 0o777 for p in repo.rglob("*")}
+    modes = {p.stat().st_mode & 0o7777 for p in [repo, *repo.rglob("*")]}
     assert modes <= {0o644, 0o755}
 
 
