@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from devlab.stack.envfile import read_env_file, write_env_file
 from devlab.stack.secrets import read_secret
 from devlab.testing.login import post_spawn_form
 from devlab.testing.user import SpawnError
+from devlab.testing.wait import wait_for
 
 INTERVAL = 3  # seconds between prepull rounds in this test's config
 
@@ -51,16 +51,6 @@ def catalog_config(tmp_path: Path, registry: str) -> Path:
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def wait_for(predicate, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def images_by_ref(devlab) -> dict[str, dict]:

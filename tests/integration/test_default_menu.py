@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import os
 import signal
-import time
 
 import docker
 import pytest
@@ -20,18 +19,9 @@ from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
 from devlab.stack import engine
 from devlab.stack.secrets import read_secret
+from devlab.testing.wait import wait_for
 
 NUDGED_WITHIN = 60  # seconds; the prepuller's own interval is 600
-
-
-def wait_for(predicate, what: str, timeout: float = NUDGED_WITHIN):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,9 @@ def test_a_push_is_in_the_form_within_seconds(devlab, repository):
     assert ref not in form(devlab, alice)
     pushed = devlab.cli("images", "push", "--tag", tag).stdout
     assert f"Pushed {ref}" in pushed
-    wait_for(lambda: ref in form(devlab, alice), f"{ref} in the spawn form after the push")
+    wait_for(
+        lambda: ref in form(devlab, alice), f"{ref} in the spawn form after the push", NUDGED_WITHIN
+    )
     assert offered(devlab)[ref]["status"] == "pulled"
 
 
@@ -101,7 +93,11 @@ def test_refresh_brings_a_tag_pushed_behind_devlabs_back(devlab, repository):
     assert ref not in offered(devlab)  # a plain `docker push` nudges nothing
 
     devlab.cli("images", "refresh")
-    wait_for(lambda: ref in offered(devlab), f"{ref} on the menu after `devlab images refresh`")
+    wait_for(
+        lambda: ref in offered(devlab),
+        f"{ref} on the menu after `devlab images refresh`",
+        NUDGED_WITHIN,
+    )
 
 
 def test_a_nudged_prepuller_is_still_restarted_after_a_crash(devlab):
