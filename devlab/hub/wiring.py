@@ -26,7 +26,7 @@ from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
 from devlab.tutorials import BUILTIN_DIR as BUILTIN_TUTORIALS_DIR
-from devlab.tutorials import publish as publish_tutorials
+from devlab.tutorials.repository import publish as publish_tutorials
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ USER = "alice"
 UID = 7000001  # alice's GitHub id in config/devlab.yaml
 SIZE = "medium"  # not the default, so the test sees that the choice reaches the lab
 TUTORIAL = "welcome.ipynb"
+TUTORIALS_DIR = "project-tutorials"
 TUTORIAL_TEXT = "Welcome to the devlab tutorials"
 LAB_TIMEOUT_MS = 180_000  # first start of a lab under a CPU quota, on a busy CI machine
 
@@ -65,7 +66,12 @@ def stack_with_tutorials(
     """The session's stack, brought up again with lab.tutorials set; restored after."""
     devlab.stop_all_servers()
     config = yaml.safe_load(devlab.settings.config_path.read_text())
-    config.setdefault("lab", {})["tutorials"] = {"repository": str(tutorials_repo)}
+    # Its own folder: alice's notebooks/tutorials already holds the builtin tutorials
+    # (another repository's history, which nbgitpuller does not merge into).
+    config.setdefault("lab", {})["tutorials"] = {
+        "repository": str(tutorials_repo),
+        "directory": f"notebooks/{TUTORIALS_DIR}",
+    }
     path = tmp_path / "devlab-tutorials.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     devlab.up(config=path)
@@ -130,7 +136,7 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
         listing = page.locator(".jp-DirListing-content")
         listing.get_by_text("notebooks", exact=True).dblclick()
         expect(listing.get_by_text("tutorials-refresh.log", exact=True)).to_be_visible()
-        listing.get_by_text("tutorials", exact=True).dblclick()
+        listing.get_by_text(TUTORIALS_DIR, exact=True).dblclick()
         expect(listing.get_by_text(TUTORIAL, exact=True)).to_be_visible()
         page.screenshot(path=screenshots / "04-jupyterlab-tutorials.png")
 

@@ -10,7 +10,7 @@ from devlab.hub.spawner import DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack.secrets import ensure_secrets
-from devlab.tutorials import read_head
+from devlab.tutorials.repository import read_head
 
 
 @pytest.fixture

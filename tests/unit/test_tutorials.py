@@ -15,7 +15,8 @@ import pytest
 
 from devlab.config import load_config
 from devlab.platform import DEFAULT_CONFIG
-from devlab.tutorials import BUILTIN_DIR, commit_on, publish, read_head, snapshot
+from devlab.tutorials import BUILTIN_DIR
+from devlab.tutorials.repository import commit_on, publish, read_head, snapshot
 
 
 def git(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:

@@ -1,4 +1,4 @@
-"""The tutorials devlab ships, kept as a git repository that labs refresh from.
+"""The tutorials devlab ships, written as a git repository that labs refresh from.
 
 Labs refresh their standard notebooks with nbgitpuller, which needs a git repository.
 For `lab.tutorials.repository: builtin` the hub writes one from the notebooks in this
@@ -21,19 +21,10 @@ from dulwich.objectspec import parse_commit
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from devlab.platform import PLATFORM_DIR
-
-BUILTIN = "builtin"  # lab.tutorials.repository naming the tutorials below
-BUILTIN_DIR = PLATFORM_DIR / "tutorials"
 # Who and when every commit says: fixed, so the same files give the same commit id.
 AUTHOR = b"devlab <devlab@localhost>"
 DATE = 946684800  # 2000-01-01 00:00:00 UTC
 MESSAGE = b"The tutorials devlab ships\n"
-
-
-def volume(stack: str) -> str:
-    """The Docker volume holding the builtin tutorials repository (compose.yaml names it)."""
-    return f"{stack}_tutorials"
 
 
 def snapshot(files: Mapping[str, bytes]) -> tuple[list[Blob], Tree]:
