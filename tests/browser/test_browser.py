@@ -135,9 +135,11 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
         # its log beside it.
         listing = page.locator(".jp-DirListing-content")
         listing.get_by_text("notebooks", exact=True).dblclick()
-        expect(listing.get_by_text("tutorials-refresh.log", exact=True)).to_be_visible()
+        # The refresh runs beside the server's start; the file browser polls for it.
+        log_entry = listing.get_by_text("tutorials-refresh.log", exact=True)
+        expect(log_entry).to_be_visible(timeout=LAB_TIMEOUT_MS)
         listing.get_by_text(TUTORIALS_DIR, exact=True).dblclick()
-        expect(listing.get_by_text(TUTORIAL, exact=True)).to_be_visible()
+        expect(listing.get_by_text(TUTORIAL, exact=True)).to_be_visible(timeout=LAB_TIMEOUT_MS)
         page.screenshot(path=screenshots / "04-jupyterlab-tutorials.png")
 
         # A new notebook in the home (not inside the clone), from the launcher (Python 3,

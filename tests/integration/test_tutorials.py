@@ -15,7 +15,8 @@ import nbformat
 import pytest
 
 from devlab.config import load_config
-from devlab.testing.lab import Lab
+from devlab.testing.lab import Lab, LabError
+from devlab.testing.wait import wait_for
 from devlab.tutorials import BUILTIN_DIR
 
 FOLDER = "notebooks/tutorials"
@@ -26,7 +27,18 @@ def alice_lab(devlab) -> Lab:
     tutorials = load_config(devlab.settings.config_path).lab.tutorials
     assert tutorials is not None, "the test stack runs the packaged default"
     assert tutorials.is_builtin
-    return devlab.login("alice").spawn(size="small")
+    lab = devlab.login("alice").spawn(size="small")
+    # The refresh runs beside the server's start: wait for its line in the log.
+    wait_for(lambda: _refresh_log(lab), "the tutorials refresh to log its result", 60)
+    return lab
+
+
+def _refresh_log(lab: Lab) -> str | None:
+    try:
+        log = lab.read_file("notebooks/tutorials-refresh.log")
+    except LabError:
+        return None  # not written yet
+    return log if ": ok" in log or ": FAILED" in log else None
 
 
 def run(lab: Lab, name: str, **parameters: object) -> str:
