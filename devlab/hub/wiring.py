@@ -22,6 +22,7 @@ from devlab.hub.authenticators import (
 )
 from devlab.hub.certificates import combined_bundle
 from devlab.hub.labs import LAB_HOST_CONFIG
+from devlab.hub.proxy import DevlabProxy
 from devlab.hub.spawner import DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
@@ -127,6 +128,7 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
     c.JupyterHub.hub_connect_url = hub_env.hub_connect_url
     c.JupyterHub.cleanup_servers = False
     c.JupyterHub.cleanup_proxy = False
+    c.JupyterHub.proxy_class = DevlabProxy  # routes back within seconds of a proxy crash
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = hub_env.proxy_api_url
     c.ConfigurableHTTPProxy.auth_token = hub_env.secret("proxy_auth_token")

@@ -6,6 +6,7 @@ import pytest
 from traitlets.config import Config
 
 from devlab.hub.authenticators import FIRSTUSE_TEMPLATES, DevlabFirstUseAuthenticator
+from devlab.hub.proxy import DevlabProxy
 from devlab.hub.spawner import DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
 from devlab.platform import DEFAULT_CONFIG
@@ -32,6 +33,7 @@ def test_hub_keeps_labs_and_uses_the_external_proxy(hub_env):
     configure(c, hub_env)
     assert c.JupyterHub.cleanup_servers is False
     assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.JupyterHub.proxy_class is DevlabProxy
     # The routing API's alias exists only on the stack network, which labs are not on.
     assert c.ConfigurableHTTPProxy.api_url == "http://proxy-api:8001"
     assert len(c.ConfigurableHTTPProxy.auth_token) == 64

@@ -1,0 +1,60 @@
+"""A crashed proxy comes back empty; every running lab is routed again within 5 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import docker
+import requests
+
+from devlab.stack import engine
+from devlab.testing.wait import wait_for
+
+ROUTES_BACK_WITHIN = 5.0  # seconds from the crash; a behaviour the issue promises
+
+
+def _routed(lab) -> bool:
+    """The lab itself answers at its URL (a lost route would send the request to the hub)."""
+    try:
+        reply = lab.http.get(f"{lab.base}/api/status", allow_redirects=False, timeout=2)
+    except requests.RequestException:
+        return False  # the proxy is still coming back
+    return reply.status_code == 200 and "started" in reply.json()
+
+
+def test_a_crashed_proxy_has_every_lab_routed_again_within_5_s(devlab):
+    labs = [devlab.login(name).spawn() for name in ("alice", "bob", "carol")]
+    assert all(_routed(lab) for lab in labs)
+    client = docker.from_env()
+    (proxy,) = engine.service_containers(client, devlab.name, "proxy")
+    restarts = proxy.attrs["RestartCount"]
+    processes = proxy.top(ps_args="-eo pid,args")["Processes"]
+    (pid,) = [
+        int(pid)
+        for pid, args in processes
+        if "configurable-http-proxy" in args and not args.startswith("/sbin/docker-init")
+    ]
+
+    os.kill(pid, signal.SIGKILL)  # a crash: the engine restarts it, empty
+    crashed = time.monotonic()
+    pending = list(labs)
+    back_after = {}
+    while pending and time.monotonic() - crashed < 60:
+        for lab in [lab for lab in pending if _routed(lab)]:
+            back_after[lab.username] = time.monotonic() - crashed
+            pending.remove(lab)
+        time.sleep(0.2)
+
+    def restarted() -> bool:
+        proxy.reload()
+        return proxy.attrs["RestartCount"] > restarts
+
+    wait_for(restarted, "the proxy container to be restarted after its process died", 30)
+    assert not pending, f"never routed again: {[lab.username for lab in pending]}"
+    slowest = max(back_after.values())
+    print(f"routes back after the proxy crash: {back_after}")
+    assert slowest <= ROUTES_BACK_WITHIN, back_after
+    for lab in labs:
+        assert lab.execute("print(6 * 7)").stdout.strip() == "42"
