@@ -1,0 +1,66 @@
+"""A crashed hub: labs keep serving their users throughout, the hub is back within 10 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import docker
+import requests
+
+from devlab.stack import engine
+
+HUB_BACK_WITHIN = 10.0  # seconds from the crash to /hub/health answering
+
+
+def _lab_answers(lab) -> bool:
+    try:
+        reply = lab.http.get(f"{lab.base}/api/status", allow_redirects=False, timeout=2)
+    except requests.RequestException:
+        return False
+    return reply.status_code == 200
+
+
+def _hub_answers(devlab) -> bool:
+    try:
+        return requests.get(f"{devlab.hub_url}hub/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab):
+    labs = [devlab.login(name).spawn() for name in ("alice", "bob")]
+    assert all(_lab_answers(lab) for lab in labs)  # their tokens are now in the labs' caches
+    client = docker.from_env()
+    (hub,) = engine.service_containers(client, devlab.name, "hub")
+    restarts = hub.attrs["RestartCount"]
+    processes = hub.top(ps_args="-eo pid,args")["Processes"]
+    (pid,) = [
+        int(pid)
+        for pid, args in processes
+        if "jupyterhub -f" in args and not args.startswith("/sbin/docker-init")
+    ]
+
+    os.kill(pid, signal.SIGKILL)  # a crash: the engine restarts it
+    crashed = time.monotonic()
+    missed = []
+    back_after = None
+    while time.monotonic() - crashed < 60:
+        missed += [lab.username for lab in labs if not _lab_answers(lab)]
+        if _hub_answers(devlab):
+            hub.reload()
+            if hub.attrs["RestartCount"] > restarts:
+                back_after = time.monotonic() - crashed
+                break
+        time.sleep(0.2)
+
+    print(f"hub back after {back_after} s; lab requests missed meanwhile: {missed}")
+    assert back_after is not None, "the hub did not come back within 60 s"
+    assert back_after <= HUB_BACK_WITHIN
+    assert missed == [], "labs must keep serving while the hub restarts"
+    # The restarted hub knows its labs: stop and start work as before.
+    labs[0].stop()
+    again = devlab.login("alice").spawn()
+    assert again.execute("print(6 * 7)").stdout.strip() == "42"
+    assert labs[1].execute("print(1 + 1)").stdout.strip() == "2"
