@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import docker
 import requests
 
 from devlab.stack import engine
+from devlab.testing.crash import crash
 
 HUB_BACK_WITHIN = 10.0  # seconds from the crash to /hub/health answering
 
@@ -35,14 +34,7 @@ def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab):
     client = docker.from_env()
     (hub,) = engine.service_containers(client, devlab.name, "hub")
     restarts = hub.attrs["RestartCount"]
-    processes = hub.top(ps_args="-eo pid,args")["Processes"]
-    (pid,) = [
-        int(pid)
-        for pid, args in processes
-        if "jupyterhub -f" in args and not args.startswith("/sbin/docker-init")
-    ]
-
-    os.kill(pid, signal.SIGKILL)  # a crash: the engine restarts it
+    crash(hub, "jupyterhub -f")  # the engine restarts it
     crashed = time.monotonic()
     missed = []
     back_after = None

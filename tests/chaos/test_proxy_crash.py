@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import docker
 import requests
 
 from devlab.stack import engine
+from devlab.testing.crash import crash
 from devlab.testing.wait import wait_for
 
 ROUTES_BACK_WITHIN = 5.0  # seconds from the crash; a behaviour the issue promises
@@ -30,14 +29,7 @@ def test_a_crashed_proxy_has_every_lab_routed_again_within_5_s(devlab):
     client = docker.from_env()
     (proxy,) = engine.service_containers(client, devlab.name, "proxy")
     restarts = proxy.attrs["RestartCount"]
-    processes = proxy.top(ps_args="-eo pid,args")["Processes"]
-    (pid,) = [
-        int(pid)
-        for pid, args in processes
-        if "configurable-http-proxy" in args and not args.startswith("/sbin/docker-init")
-    ]
-
-    os.kill(pid, signal.SIGKILL)  # a crash: the engine restarts it, empty
+    crash(proxy, "configurable-http-proxy")  # the engine restarts it, empty
     crashed = time.monotonic()
     pending = list(labs)
     back_after = {}

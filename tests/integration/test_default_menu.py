@@ -8,8 +8,6 @@ at 60 s, far below that interval, so what shows up was brought by a nudge, not a
 from __future__ import annotations
 
 import datetime
-import os
-import signal
 
 import docker
 import pytest
@@ -19,6 +17,7 @@ from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
 from devlab.stack import engine
 from devlab.stack.secrets import read_secret
+from devlab.testing.crash import crash
 from devlab.testing.wait import wait_for
 
 NUDGED_WITHIN = 60  # seconds; the prepuller's own interval is 600
@@ -107,9 +106,7 @@ def test_a_nudged_prepuller_is_still_restarted_after_a_crash(devlab):
     client = docker.from_env()
     (prepuller,) = engine.service_containers(client, devlab.name, "prepuller")
     restarts = prepuller.attrs["RestartCount"]
-    processes = prepuller.top(ps_args="-eo pid,args")["Processes"]
-    (pid,) = [int(p[0]) for p in processes if p[1].startswith("python3 -m devlab.catalog")]
-    os.kill(pid, signal.SIGKILL)  # a crash: the process dies inside, nobody stopped it
+    crash(prepuller, "python3 -m devlab.catalog")  # dies inside, nobody stopped it
 
     def restarted() -> bool:
         prepuller.reload()

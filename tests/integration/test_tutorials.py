@@ -97,3 +97,20 @@ def test_the_ci_tutorial_runs_with_parameters(alice_lab):
     assert "Hello from CI" in run(
         alice_lab, "04-testing-notebooks-in-ci.ipynb", greeting="Hello from CI"
     )
+
+
+def test_the_tutorials_repository_is_read_only_to_the_user(alice_lab):
+    """The volume every lab mounts: nobody may rewrite what the next user's lab pulls."""
+    result = alice_lab.execute(
+        "import os, errno\n"
+        "for path in ('/srv/devlab/tutorials.git/HEAD', '/srv/devlab/tutorials.git/x'):\n"
+        "    try:\n"
+        "        open(path, 'a').close()\n"
+        "        print('wrote', path)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', errno.errorcode[exc.errno])\n"
+    )
+    assert result.ok, result.error
+    # The files are root's (0644): refused before the mount is asked; a new file meets the
+    # read-only mount itself.
+    assert result.stdout.split() == ["refused", "EACCES", "refused", "EROFS"], result.stdout
