@@ -28,7 +28,7 @@ def _hub_answers(devlab) -> bool:
         return False
 
 
-def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab):
+def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab, chaos_report):
     labs = [devlab.login(name).spawn() for name in ("alice", "bob")]
     assert all(_lab_answers(lab) for lab in labs)  # their tokens are now in the labs' caches
     client = docker.from_env()
@@ -48,6 +48,10 @@ def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab):
         time.sleep(0.2)
 
     print(f"hub back after {back_after} s; lab requests missed meanwhile: {missed}")
+    chaos_report.record(
+        "hub crash: seconds until /hub/health answers", back_after or float("inf"), "s", "<= 10"
+    )
+    chaos_report.record("hub crash: lab requests missed meanwhile", len(missed), "requests", "0")
     assert back_after is not None, "the hub did not come back within 60 s"
     assert back_after <= HUB_BACK_WITHIN
     assert missed == [], "labs must keep serving while the hub restarts"
