@@ -16,7 +16,7 @@ from devlab.config import ConfigError, load_config
 from devlab.config.starter import StarterExists, write_starter
 from devlab.hubapi import HubAPIError
 from devlab.identity.roster import RosterError, parse_roster
-from devlab.stack import doctor, isolation, lab_images, lifecycle, users
+from devlab.stack import disk, doctor, isolation, lab_images, lifecycle, users
 from devlab.stack.compose import ComposeError, run_compose
 from devlab.stack.engine import EngineError
 from devlab.stack.secrets import SecretError
@@ -251,6 +251,8 @@ def run(args: argparse.Namespace) -> int:
         return _down(settings, args, volumes=True)
     elif command == "status":
         info = lifecycle.status(settings)
+        usage = disk.report(settings.name)
+        info["disk"] = usage.to_json()
         if args.json:
             print(json.dumps(info, indent=2))
         else:
@@ -261,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  lab {lab['user']:<10} {lab['state']}")
             if info["nfs_access"]:
                 print(f"nfs: {info['nfs_access']}")
+            print("\n".join(usage.render()))
     elif command == "logs":
         lifecycle.require_env(settings)
         follow = ["--follow"] if args.follow else []

@@ -22,11 +22,21 @@ from docker.errors import DockerException
 
 from devlab.config import ConfigError, DevlabConfig, LabBuildPaths, lab_build_paths, load_config
 from devlab.stack import engine, ports
+from devlab.stack.disk import measure as measure_disk
 from devlab.stack.images import BUILT_IMAGES, HUB, LAB, BuiltImage, image_tag, project_lab_tag
 from devlab.stack.lifecycle import profiles_for
 from devlab.stack.settings import StackSettings
 from devlab.storage import engine as storage_engine
 from devlab.storage.modes import StorageMode
+from devlab.storage.usage import (
+    DEFAULT_THRESHOLDS,
+    DiskReport,
+    Filesystem,
+    StorageUsage,
+    describe_filesystem,
+    describe_homes,
+    size,
+)
 
 Status = Literal["ok", "warn", "fail"]
 GIB = 1024**3
@@ -101,6 +111,7 @@ class Facts:
     ca_bundle_text: str | None = None
     ca_bundle_error: str | None = None
     images: Mapping[str, bool] | None = None  # tag -> present; None: engine unreachable
+    stack_disk: DiskReport | None = None  # the running stack's volumes; None: it is not up
 
 
 # --- pure evaluators ----------------------------------------------------------------------
@@ -215,6 +226,53 @@ def check_disks(facts: Facts) -> list[Check]:
     return checks
 
 
+def check_stack_disk(facts: Facts) -> list[Check]:
+    """Free space under a running stack's homes and hub database, and the biggest homes:
+    a home filling the disk is named while the hub can still write its database."""
+    found = facts.stack_disk
+    if found is None:
+        return []
+    if found.usage is None:
+        return [Check("disk (homes)", "warn", f"not measured: {found.unknown}")]
+    checks = []
+    for fs in found.usage.filesystems:
+        name = f"disk ({fs.holds[0]})"
+        detail = describe_filesystem(fs)
+        if "homes" in fs.holds:
+            detail += f"; {describe_homes(found.usage)}"
+        level = fs.level()
+        if level == "ok":
+            checks.append(Check(name, "ok", detail))
+            continue
+        status: Status = "fail" if level == "critical" else "warn"
+        fix = _free_up(fs, found.usage)
+        checks.append(Check(name, status, f"{detail}\n{_starving(fs, level)}", fix))
+    return checks
+
+
+def _starving(fs: Filesystem, level: str) -> str:
+    limits = DEFAULT_THRESHOLDS
+    if level == "critical":
+        below = size(limits.critical_below(fs.total_bytes))
+        return f"below {below} free: labs will soon fail to save and the hub database to write"
+    below = size(limits.warn_below(fs.total_bytes))
+    return f"below {below} free: when it is full, labs cannot save and the hub database stops"
+
+
+def _free_up(fs: Filesystem, usage: StorageUsage) -> str:
+    steps = []
+    biggest = usage.biggest(1)
+    if "homes" in fs.holds and biggest:
+        user = biggest[0].user
+        steps.append(
+            f"ask {user} (home {size(biggest[0].bytes)}) to delete files; "
+            f"`devlab export-homes {user}.tar.gz --user {user}` keeps a copy first"
+        )
+    steps.append("`docker system prune` removes unused images and build cache")
+    steps.append(f"or grow the filesystem of {fs.path}")
+    return "; ".join(steps)
+
+
 def check_ports(facts: Facts) -> list[Check]:
     found = ports.conflicts(facts.wanted_ports, facts.port_holders, facts.port_alternatives)
     if not found:
@@ -250,6 +308,7 @@ def evaluate(facts: Facts) -> DoctorReport:
             check_images(facts),
             check_storage(facts),
             *check_disks(facts),
+            *check_stack_disk(facts),
             *check_ports(facts),
             check_ca_bundle(facts),
         )
@@ -322,6 +381,7 @@ def gather(settings: StackSettings) -> Facts:
         except OSError as exc:
             ca_error = exc.strerror or str(exc)
 
+    stack_disk = None if client is None else measure_disk(client, settings.name)
     if client is not None:
         client.close()
     return Facts(
@@ -344,6 +404,7 @@ def gather(settings: StackSettings) -> Facts:
         ca_bundle_text=ca_text,
         ca_bundle_error=ca_error,
         images=images,
+        stack_disk=stack_disk,
     )
 
 
