@@ -2,6 +2,8 @@
 # Bring up what devlab's tests need on a bare Debian machine: a Docker engine,
 # Compose v2, and a base image when no registry can be reached.
 # Idempotent: each step is skipped when its result is already there.
+# `engine.sh restart` stops the engine this script started and starts it again: what
+# `systemctl restart docker` does on a machine with systemd (the chaos tier's engine test).
 set -euo pipefail
 
 log() { printf '[engine] %s\n' "$*" >&2; }
@@ -72,6 +74,25 @@ ensure_base_image() {
     echo "$LOCAL_BASE"
 }
 
+restart_engine() {
+    local pid
+    pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        log "stopping dockerd ($pid)"
+        kill -TERM "$pid"
+        for _ in $(seq 1 60); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 1
+        done
+        if kill -0 "$pid" 2>/dev/null; then log "dockerd did not stop"; exit 1; fi
+    fi
+    ensure_engine
+}
+
+if [ "${1:-}" = restart ]; then
+    restart_engine
+    exit 0
+fi
 ensure_engine
 ensure_compose
 ensure_base_image
