@@ -59,7 +59,7 @@ def pytest_terminal_summary(
         terminalreporter.write_line(
             f"{figure.name:<58} {figure.value:>10g} {figure.unit:<8} goal {figure.goal}"
         )
-    if config.cache is not None:
+    if getattr(config, "cache", None) is not None:  # absent with -p no:cacheprovider
         saved = config.cache.mkdir("devlab-chaos") / "report.json"
         saved.write_text(json.dumps([asdict(figure) for figure in _REPORT.figures], indent=2))
         terminalreporter.write_line(f"saved to {saved}")
