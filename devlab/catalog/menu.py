@@ -161,13 +161,17 @@ def size_host_config(size: LabSize) -> dict[str, int]:
     become hard caps. A CPU quota at the guarantee would throttle the lab even on an idle
     machine (it doubled lab start-up here), so the guarantee is never a quota.
     DevlabSpawner clears DockerSpawner's `cpu_limit`, whose cpu_period would conflict
-    with `nano_cpus`.
+    with `nano_cpus`. Memory plus swap is capped at the memory limit: Docker's default
+    lets a lab swap as much again, so on a machine with swap a memory hog would page the
+    whole machine to a crawl before the out-of-memory killer stops it (engines without
+    swap accounting ignore the cap, with a warning).
     """
     config = {
         # 1024 shares is Docker's weight for one CPU's worth; 2 is the kernel's minimum.
         "cpu_shares": max(2, round(1024 * size.cpu_guarantee)),
         "nano_cpus": round(size.cpu_limit * 1_000_000_000),
         "mem_limit": size.mem_limit,
+        "memswap_limit": size.mem_limit,
     }
     if size.mem_guarantee:
         config["mem_reservation"] = size.mem_guarantee

@@ -155,9 +155,15 @@ def test_guarantees_are_shares_and_reservations_limits_are_caps():
         "nano_cpus": 4_000_000_000,
         "mem_reservation": 512 * 2**20,
         "mem_limit": 8 * 2**30,
+        "memswap_limit": 8 * 2**30,
     }
     none = LabSize(name="n", cpu_guarantee=0, cpu_limit=1, mem_guarantee=0, mem_limit="1G")
-    assert size_host_config(none) == {"cpu_shares": 2, "nano_cpus": 10**9, "mem_limit": 2**30}
+    assert size_host_config(none) == {
+        "cpu_shares": 2,
+        "nano_cpus": 10**9,
+        "mem_limit": 2**30,
+        "memswap_limit": 2**30,
+    }
 
 
 def test_size_host_config_is_accepted_by_the_docker_sdk():
@@ -168,6 +174,7 @@ def test_size_host_config_is_accepted_by_the_docker_sdk():
         assert config["NanoCpus"] == int(size.cpu_limit * 1e9)
         assert config["MemoryReservation"] == size.mem_guarantee
         assert "CpuQuota" not in config
+        assert config["MemorySwap"] == config["Memory"]  # no swap beyond the memory limit
 
 
 # The form ----------------------------------------------------------------------------------
