@@ -23,7 +23,7 @@ from devlab.hub.authenticators import (
 from devlab.hub.certificates import combined_bundle
 from devlab.hub.labs import LAB_HOST_CONFIG
 from devlab.hub.proxy import DevlabProxy
-from devlab.hub.spawner import DevlabSpawner, menu_form
+from devlab.hub.spawner import SERVER_TEMPLATES, DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
 from devlab.tutorials import BUILTIN_DIR as BUILTIN_TUTORIALS_DIR
@@ -170,6 +170,9 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
 
     c.Authenticator.admin_users = set(config.auth.admin_users)
     identity_lookup = configure_auth(c, config, hub_env)
+    # The home and "not running" pages say why a user's last lab stopped; a provider's
+    # own pages (the FirstUse login) come first.
+    c.JupyterHub.template_paths = [*c.JupyterHub.get("template_paths", []), str(SERVER_TEMPLATES)]
 
     c.JupyterHub.spawner_class = DevlabSpawner
     c.DevlabSpawner.image = config.lab.image or hub_env.lab_image

@@ -7,7 +7,7 @@ from traitlets.config import Config
 
 from devlab.hub.authenticators import FIRSTUSE_TEMPLATES, DevlabFirstUseAuthenticator
 from devlab.hub.proxy import DevlabProxy
-from devlab.hub.spawner import DevlabSpawner
+from devlab.hub.spawner import SERVER_TEMPLATES, DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack.secrets import ensure_secrets
@@ -160,7 +160,7 @@ def test_firstuse_allocates_once_and_remembers(tmp_path, hub_env):
     assert c.DevlabFirstUseAuthenticator.one_time_dbm_path.endswith(
         "data/devlab-one-time-passwords.dbm"
     )
-    assert c.JupyterHub.template_paths == [str(FIRSTUSE_TEMPLATES)]
+    assert c.JupyterHub.template_paths == [str(FIRSTUSE_TEMPLATES), str(SERVER_TEMPLATES)]
     lookup = c.DevlabSpawner.identity_lookup
     dave = lookup("dave")
     assert (dave.uid, dave.groups[0].name) == (4000000, "workshop")
