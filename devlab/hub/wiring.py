@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import docker
+from docker.errors import DockerException
+from requests import RequestException
 
 from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
@@ -115,6 +120,28 @@ def mock_identity_lookup(config: DevlabConfig) -> Any:
         )
 
     return lookup
+
+
+def wait_for_engine(timeout: float = 60) -> None:
+    """Wait until the engine answers through DOCKER_HOST (docker-proxy's socket).
+
+    After an engine restart (or a reboot) the engine starts the stack's containers all at
+    once, without Compose's depends_on, so the hub may start before docker-proxy listens.
+    JupyterHub polls every lab it believes running as it starts; a poll that cannot reach
+    the engine forgets the lab and leaves its stopped container and network behind.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            docker.from_env(timeout=5).ping()
+            return
+        except (DockerException, RequestException) as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"the Docker engine does not answer through docker-proxy: {exc}"
+                ) from exc
+            print(f"waiting for docker-proxy: {exc}", file=sys.stderr, flush=True)
+            time.sleep(0.5)
 
 
 def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:

@@ -9,6 +9,7 @@ import requests
 
 from devlab.stack import engine
 from devlab.testing.crash import crash
+from devlab.testing.wait import wait_for
 
 HUB_BACK_WITHIN = 10.0  # seconds from the crash to /hub/health answering
 
@@ -60,3 +61,32 @@ def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab, chaos_report)
     again = devlab.login("alice").spawn()
     assert again.execute("print(6 * 7)").stdout.strip() == "42"
     assert labs[1].execute("print(1 + 1)").stdout.strip() == "2"
+
+
+def test_a_hub_restarting_before_docker_proxy_waits_for_it_and_keeps_its_labs(devlab):
+    """After an engine restart the engine starts every container at once, without
+    Compose's depends_on: a hub that polled its labs before docker-proxy listened would
+    forget them (still running, but unrouted and unstoppable from the hub)."""
+    lab = devlab.login("carol").spawn()
+    client = docker.from_env()
+    (hub,) = engine.service_containers(client, devlab.name, "hub")
+    (docker_proxy,) = engine.service_containers(client, devlab.name, "docker-proxy")
+    docker_proxy.stop(timeout=5)  # the order an engine restart may give: proxy not yet up
+    try:
+        restarts = hub.attrs["RestartCount"]
+        crash(hub, "jupyterhub -f")
+
+        def hub_restarted() -> bool:
+            hub.reload()
+            return hub.attrs["RestartCount"] > restarts
+
+        wait_for(hub_restarted, "the hub's container to restart", 30)
+        time.sleep(5)  # a hub that did not wait would have polled carol's lab by now
+        assert not _hub_answers(devlab), "the hub must wait for docker-proxy before starting"
+    finally:
+        docker_proxy.start()
+    wait_for(lambda: _hub_answers(devlab), "the hub to answer once docker-proxy is back", 60)
+    assert devlab.api().server("carol") is not None, "the hub forgot carol's running lab"
+    assert lab.execute("print(6 * 7)").stdout.strip() == "42"
+    lab.stop()
+    assert engine.lab_containers(client, devlab.name, "carol") == []
