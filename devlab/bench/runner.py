@@ -39,7 +39,6 @@ from devlab.identity import Identity
 from devlab.identity.github import identity_from_github
 from devlab.stack import engine, lifecycle
 from devlab.stack.settings import StackSettings
-from devlab.testing.login import github_mock_login
 
 Say = Callable[[str], None]
 
@@ -580,7 +579,10 @@ class _Bench:
         token_id = None
         started_at = time.time()
         try:
-            from devlab.testing.lab import Lab  # needs the test extra (websocket, jupyter_client)
+            # The test extra (testcontainers, websocket, jupyter_client, nbformat): not
+            # needed, nor imported (3 s of jsonschema's format checkers), by other commands.
+            from devlab.testing.lab import Lab
+            from devlab.testing.login import github_mock_login
 
             tic = time.time()
             github_mock_login(self.settings.hub_url, name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -228,3 +230,12 @@ def test_floor_hardening_matches_the_hubs_labs():
     from devlab.bench.runner import FLOOR_HARDENING
 
     assert wiring.LAB_HOST_CONFIG == FLOOR_HARDENING
+
+
+def test_the_cli_loads_without_the_test_extra():
+    """`pipx install devlab` has no test extra: the CLI, bench included, must import
+    without it (bench loads devlab.testing only when it logs in to a kernel)."""
+    blocked = ("testcontainers", "nbformat", "websocket", "jupyter_client", "pytest")
+    code = f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); import devlab.cli"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
