@@ -55,9 +55,10 @@ def pytest_terminal_summary(
     if not _REPORT.figures:
         return
     terminalreporter.section("devlab chaos report")
+    width = max(len(figure.name) for figure in _REPORT.figures)
     for figure in _REPORT.figures:
         terminalreporter.write_line(
-            f"{figure.name:<58} {figure.value:>10g} {figure.unit:<8} goal {figure.goal}"
+            f"{figure.name:<{width}} {figure.value:>9g} {figure.unit:<8} goal {figure.goal}"
         )
     if getattr(config, "cache", None) is not None:  # absent with -p no:cacheprovider
         saved = config.cache.mkdir("devlab-chaos") / "report.json"
