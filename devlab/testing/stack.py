@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import requests
 from testcontainers.compose import DockerCompose
 
 from devlab.hubapi import HubAPI
@@ -225,6 +226,13 @@ class DevlabStack:
     @property
     def hub_url(self) -> str:
         return self.settings.hub_url
+
+    def hub_answers(self) -> bool:
+        """Whether the hub answers its health check now, through the proxy (no waiting)."""
+        try:
+            return requests.get(f"{self.hub_url}hub/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
 
     @property
     def port(self) -> int:

@@ -36,13 +36,6 @@ def _engine_answers() -> bool:
         return False
 
 
-def _hub_answers(devlab) -> bool:
-    try:
-        return requests.get(f"{devlab.hub_url}hub/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(devlab, chaos_report):
     command = os.environ.get(RESTART_COMMAND)
     if not command:
@@ -73,7 +66,7 @@ def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(de
             "labs have no restart policy: the engine left them stopped"
         )
 
-    wait_for(lambda: _hub_answers(devlab), "the hub to answer after the engine restart", 180)
+    wait_for(devlab.hub_answers, "the hub to answer after the engine restart", 180)
     hub_back = time.monotonic() - started
 
     def all_services_running() -> bool:

@@ -22,13 +22,6 @@ def _lab_answers(lab) -> bool:
     return reply.status_code == 200
 
 
-def _hub_answers(devlab) -> bool:
-    try:
-        return requests.get(f"{devlab.hub_url}hub/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab, chaos_report):
     labs = [devlab.login(name).spawn() for name in ("alice", "bob")]
     assert all(_lab_answers(lab) for lab in labs)  # their tokens are now in the labs' caches
@@ -41,7 +34,7 @@ def test_a_crashed_hub_comes_back_and_labs_serve_all_along(devlab, chaos_report)
     back_after = None
     while time.monotonic() - crashed < 60:
         missed += [lab.username for lab in labs if not _lab_answers(lab)]
-        if _hub_answers(devlab):
+        if devlab.hub_answers():
             hub.reload()
             if hub.attrs["RestartCount"] > restarts:
                 back_after = time.monotonic() - crashed
@@ -82,10 +75,10 @@ def test_a_hub_restarting_before_docker_proxy_waits_for_it_and_keeps_its_labs(de
 
         wait_for(hub_restarted, "the hub's container to restart", 30)
         time.sleep(5)  # a hub that did not wait would have polled carol's lab by now
-        assert not _hub_answers(devlab), "the hub must wait for docker-proxy before starting"
+        assert not devlab.hub_answers(), "the hub must wait for docker-proxy before starting"
     finally:
         docker_proxy.start()
-    wait_for(lambda: _hub_answers(devlab), "the hub to answer once docker-proxy is back", 60)
+    wait_for(devlab.hub_answers, "the hub to answer once docker-proxy is back", 60)
     assert devlab.api().server("carol") is not None, "the hub forgot carol's running lab"
     assert lab.execute("print(6 * 7)").stdout.strip() == "42"
     lab.stop()

@@ -20,13 +20,6 @@ from devlab.stack import engine
 from devlab.testing.wait import wait_for
 
 
-def _hub_answers(devlab) -> bool:
-    try:
-        return requests.get(f"{devlab.hub_url}hub/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def test_with_the_hub_down_labs_serve_cached_tokens_and_ask_the_rest_to_retry(devlab, chaos_report):
     user = devlab.login("alice")
     lab = user.spawn()
@@ -44,7 +37,7 @@ def test_with_the_hub_down_labs_serve_cached_tokens_and_ask_the_rest_to_retry(de
     (hub,) = engine.service_containers(docker.from_env(), devlab.name, "hub")
     hub.stop(timeout=10)
     try:
-        assert not _hub_answers(devlab)
+        assert not devlab.hub_answers()
         # Cached: the lab serves her as before, files and kernels alike.
         lab.write_file("hub-down.txt", "written while the hub was down")
         assert lab.read_file("hub-down.txt") == "written while the hub was down"
@@ -63,7 +56,7 @@ def test_with_the_hub_down_labs_serve_cached_tokens_and_ask_the_rest_to_retry(de
         assert "retry in 5 seconds" in page.text
     finally:
         hub.start()
-        wait_for(lambda: _hub_answers(devlab), "the hub to answer after its start", 120)
+        wait_for(devlab.hub_answers, "the hub to answer after its start", 120)
 
     print(f"with the hub down, an unchecked token got its 503 in {answered_in:.2f} s")
     chaos_report.record("hub down: seconds until an unchecked token's 503", answered_in, "s", "-")

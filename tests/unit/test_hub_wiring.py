@@ -10,22 +10,7 @@ from devlab.hub.proxy import DevlabProxy
 from devlab.hub.spawner import SERVER_TEMPLATES, DevlabSpawner
 from devlab.hub.wiring import HubEnvironment, configure
 from devlab.platform import DEFAULT_CONFIG
-from devlab.stack.secrets import ensure_secrets
 from devlab.tutorials.repository import read_head
-
-
-@pytest.fixture
-def hub_env(tmp_path):
-    ensure_secrets(tmp_path / "secrets")
-    return {
-        "DEVLAB_STACK": "s1",
-        "DEVLAB_LAB_IMAGE": "devlab/lab:test",
-        "DEVLAB_STORAGE_MODE": "volume",
-        "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
-        "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
-        "DEVLAB_HUB_DATA": str(tmp_path / "data"),
-        "DEVLAB_TUTORIALS_PATH": str(tmp_path / "tutorials.git"),
-    }
 
 
 def test_hub_keeps_labs_and_uses_the_external_proxy(hub_env):

@@ -13,8 +13,6 @@ from devlab.hub.certificates import (
     lab_ca_path,
 )
 from devlab.hub.wiring import configure
-from devlab.platform import DEFAULT_CONFIG
-from devlab.stack.secrets import ensure_secrets
 
 
 def pem(body: str) -> str:
@@ -61,20 +59,10 @@ def test_pip_requests_openssl_git_and_node_all_read_it():
 
 
 @pytest.fixture
-def hub_env(tmp_path: Path) -> dict[str, str]:
-    ensure_secrets(tmp_path / "secrets")
+def hub_env(hub_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     system = tmp_path / "system.crt"
     system.write_text(SYSTEM)
-    return {
-        "DEVLAB_STACK": "s1",
-        "DEVLAB_LAB_IMAGE": "devlab/lab:test",
-        "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
-        "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
-        "DEVLAB_HUB_DATA": str(tmp_path / "data"),
-        "DEVLAB_SYSTEM_CA_BUNDLE": str(system),
-        # The default config publishes the builtin tutorials: here, not in /srv.
-        "DEVLAB_TUTORIALS_PATH": str(tmp_path / "tutorials.git"),
-    }
+    return {**hub_env, "DEVLAB_SYSTEM_CA_BUNDLE": str(system)}
 
 
 def test_the_hub_gives_labs_the_combined_bundle_from_its_secret(hub_env):

@@ -12,22 +12,8 @@ from traitlets.config import Config
 from devlab.hub.spawner import POLL_INTERVAL, SERVER_TEMPLATES, DevlabSpawner
 from devlab.hub.stops import StopKind, StopReason, why_stopped
 from devlab.hub.wiring import configure
-from devlab.platform import DEFAULT_CONFIG
-from devlab.stack.secrets import ensure_secrets
 
 GIB = 2**30
-
-
-def hub_environment(tmp_path):
-    ensure_secrets(tmp_path / "secrets")
-    return {
-        "DEVLAB_STACK": "s1",
-        "DEVLAB_LAB_IMAGE": "devlab/lab:test",
-        "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
-        "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
-        "DEVLAB_HUB_DATA": str(tmp_path / "data"),
-        "DEVLAB_TUTORIALS_PATH": str(tmp_path / "tutorials.git"),
-    }
 
 
 def inspected(running=False, status="exited", **state):
@@ -188,7 +174,7 @@ def test_a_running_server_or_a_failed_start_shows_no_old_reason():
     assert said(render("not_running.html", user=user, server_name="", failed=True)) == []
 
 
-def test_the_pages_are_wired_for_every_provider(tmp_path):
+def test_the_pages_are_wired_for_every_provider(hub_env):
     c = Config()
-    configure(c, hub_environment(tmp_path))  # the packaged config: the mock GitHub provider
+    configure(c, hub_env)  # the packaged config: the mock GitHub provider
     assert c.JupyterHub.template_paths == [str(SERVER_TEMPLATES)]
