@@ -1,45 +1,20 @@
-"""A running lab, driven the way JupyterLab drives it: contents API and kernel websockets."""
+"""A running lab for tests: devlab.client.lab's LabClient (contents API, kernels) plus
+notebooks executed inside the lab (nbformat, the test extra) and stopping the server."""
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import nbformat
-import requests
-import websocket
-from jupyter_client.jsonutil import json_default
-from jupyter_client.session import Session
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+from devlab.client.lab import ExecutionResult, LabClient, LabError, strip_ansi
 
-
-@dataclass
-class ExecutionResult:
-    """What one code cell produced, as JupyterLab would show it."""
-
-    stdout: str = ""
-    stderr: str = ""
-    result: str | None = None  # text/plain of the execute_result, if any
-    error: dict[str, Any] | None = None  # ename, evalue, traceback (list of lines)
-    display: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class LabError(RuntimeError):
-    """A lab API call failed; the message has the status and the body."""
+__all__ = ["ExecutionResult", "Lab", "LabError", "NotebookError"]
 
 
 class NotebookError(AssertionError):
@@ -57,7 +32,7 @@ class NotebookError(AssertionError):
         )
 
 
-class Lab:
+class Lab(LabClient):
     """One user's running server, reached through the proxy with that user's API token."""
 
     def __init__(
@@ -68,71 +43,8 @@ class Lab:
         stop: Callable[[], None],
         timeout: float = 60,
     ) -> None:
-        self.username = username
-        self.base = f"{hub_url.rstrip('/')}/user/{username}"
-        self.token = token
-        self.timeout = timeout
+        super().__init__(hub_url, username, token, timeout)
         self._stop = stop
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"token {token}"
-
-    def api(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
-        reply = self.http.request(method, f"{self.base}/api/{path}", timeout=self.timeout, **kwargs)
-        if reply.status_code not in ok:
-            raise LabError(f"{method} {path} answered {reply.status_code}: {reply.text[:500]}")
-        return reply.json() if reply.content else None
-
-    # Files, through the contents API (paths relative to the lab's root, the home).
-
-    def write_file(self, path: str, data: str | bytes) -> None:
-        if isinstance(data, bytes):
-            body = {"type": "file", "format": "base64", "content": base64.b64encode(data).decode()}
-        else:
-            body = {"type": "file", "format": "text", "content": data}
-        self.api("PUT", f"contents/{quote(path)}", ok=(200, 201), json=body)
-
-    def read_file(self, path: str, binary: bool = False) -> str | bytes:
-        fmt = "base64" if binary else "text"
-        model = self.api("GET", f"contents/{quote(path)}?type=file&format={fmt}&content=1")
-        return base64.b64decode(model["content"]) if binary else model["content"]
-
-    # Code, in a kernel of this lab over the Jupyter kernel protocol.
-
-    def execute(self, code: str, timeout: float = 120, kernel: str = "python3") -> ExecutionResult:
-        """Run `code` in a fresh kernel of the lab's own image, which is shut down afterwards."""
-        kernel_id = self.api("POST", "kernels", ok=(201,), json={"name": kernel})["id"]
-        try:
-            return self.run_in_kernel(kernel_id, code, timeout)
-        finally:
-            self.api("DELETE", f"kernels/{kernel_id}", ok=(204, 404))
-
-    def run_in_kernel(self, kernel_id: str, code: str, timeout: float) -> ExecutionResult:
-        url = self.base.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
-        session = Session(username=self.username)
-        request = session.msg(
-            "execute_request",
-            {"code": code, "silent": False, "store_history": False, "allow_stdin": False},
-        )
-        request["channel"] = "shell"
-        msg_id = request["header"]["msg_id"]
-        connection = websocket.create_connection(
-            f"{url}?session_id={session.session}",
-            header=[f"Authorization: token {self.token}"],
-            timeout=timeout,
-        )
-        result = ExecutionResult()
-        deadline = time.monotonic() + timeout
-        try:
-            connection.send(json.dumps(request, default=json_default))
-            while time.monotonic() < deadline:
-                message = json.loads(connection.recv())
-                if message.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if _collect(result, message):
-                    return result
-        finally:
-            connection.close()
-        raise TimeoutError(f"code did not finish within {timeout:.0f} s in {self.username}'s lab")
 
     # Notebooks, executed inside the lab (its kernel, its image, its files).
 
@@ -155,7 +67,7 @@ class Lab:
         if not outcome.ok:
             raise LabError(f"the notebook runner itself failed: {outcome.error}")
         report = json.loads(outcome.stdout.strip().splitlines()[-1])
-        report["traceback"] = _ANSI.sub("", report["traceback"])
+        report["traceback"] = strip_ansi(report["traceback"])
         executed = nbformat.reads(self.read_file(out_path), as_version=4)
         index = report["failed_cell"]
         if index is not None:
@@ -186,28 +98,6 @@ class Lab:
 
     def stop(self) -> None:
         self._stop()
-
-
-def _collect(result: ExecutionResult, message: dict[str, Any]) -> bool:
-    """Fold one reply into `result`; True once the kernel is idle again."""
-    kind, content = message["msg_type"], message["content"]
-    if kind == "stream":
-        if content["name"] == "stdout":
-            result.stdout += content["text"]
-        else:
-            result.stderr += content["text"]
-    elif kind == "execute_result":
-        result.result = content["data"].get("text/plain")
-    elif kind == "display_data":
-        result.display.append(content["data"])
-    elif kind == "error":
-        result.error = {
-            "ename": content["ename"],
-            "evalue": content["evalue"],
-            # IPython colours tracebacks for terminals; tests read and match plain text.
-            "traceback": [_ANSI.sub("", line) for line in content["traceback"]],
-        }
-    return kind == "status" and content["execution_state"] == "idle"
 
 
 def _inject_parameters(node: nbformat.NotebookNode, parameters: Mapping[str, Any]) -> None:

@@ -30,11 +30,11 @@ from typing import Any
 import requests
 from testcontainers.compose import DockerCompose
 
+from devlab.client.login import firstuse_login, github_mock_login
 from devlab.hubapi import HubAPI
 from devlab.stack import engine, lifecycle
 from devlab.stack.compose import compose_command, compose_environment
 from devlab.stack.settings import StackSettings, resolve_settings
-from devlab.testing.login import firstuse_login, github_mock_login
 from devlab.testing.user import User
 
 TEST_STACK_PREFIX = "devlab-pytest-"

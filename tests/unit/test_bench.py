@@ -1,14 +1,29 @@
-"""devlab.bench: the statistics and the report format (never a timing: it is a benchmark)."""
+"""devlab.bench's pure parts: statistics, timeline, report, the bench config, the floor's
+container, progress and event parsing, memory, the harness (never a timing: it is a
+benchmark); and that the CLI and the bench load without the test and hub extras."""
 
 from __future__ import annotations
 
 import json
+import pkgutil
 import re
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
+import yaml
 
+import devlab
+import devlab.bench
+import devlab.client
+from devlab.bench.config import BENCH_UID_BASE, identity_of, with_bench_users
+from devlab.bench.events import first_event
+from devlab.bench.floor import LABEL_BENCH, floor_create_kwargs
+from devlab.bench.harness import at_once
+from devlab.bench.memory import memory_mib
+from devlab.bench.progress import until_ready
 from devlab.bench.report import (
     LOGIN_STEPS,
     BenchReport,
@@ -27,6 +42,12 @@ from devlab.bench.timeline import (
     parse_log_line,
     phases,
 )
+from devlab.config import load_config
+from devlab.hub.labs import LAB_HOST_CONFIG, READ_ONLY_ROOT
+from devlab.hubapi import HubAPIError
+from devlab.stack import engine
+
+DEFAULT_CONFIG = Path(devlab.__file__).parent / "platform" / "config" / "devlab.yaml"
 
 # Statistics.
 
@@ -224,18 +245,188 @@ def test_table_has_each_section_and_the_ratios():
     assert "phase (per user)" in text
 
 
-def test_floor_hardening_matches_the_hubs_labs():
-    """The floor is only a floor if it is hardened exactly like a spawned lab."""
-    wiring = pytest.importorskip("devlab.hub.wiring")
-    from devlab.bench.runner import FLOOR_HARDENING
-
-    assert wiring.LAB_HOST_CONFIG == FLOOR_HARDENING
+# The bench's config: the stack's own, on the mock provider, with bench users added.
 
 
-def test_the_cli_loads_without_the_test_extra():
-    """`pipx install devlab` has no test extra: the CLI, bench included, must import
-    without it (bench loads devlab.testing only when it logs in to a kernel)."""
-    blocked = ("testcontainers", "nbformat", "websocket", "jupyter_client", "pytest")
-    code = f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); import devlab.cli"
+def _default_raw() -> dict:
+    return yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+
+
+def test_bench_config_adds_numbered_users_in_the_first_org():
+    raw = _default_raw()
+    raw["auth"] = {"provider": "firstuse"}
+    bench = with_bench_users(raw, 3)
+    assert bench["auth"]["provider"] == "github-mock"
+    added = bench["mock_github"]["users"][-3:]
+    assert [u["login"] for u in added] == ["bench-user-01", "bench-user-02", "bench-user-03"]
+    assert [u["id"] for u in added] == [BENCH_UID_BASE + 1, BENCH_UID_BASE + 2, BENCH_UID_BASE + 3]
+    assert {tuple(u["orgs"]) for u in added} == {("devlab-devs",)}
+    assert raw["auth"] == {"provider": "firstuse"}  # the stack's own mapping is untouched
+    assert len(raw["mock_github"]["users"]) == 3
+
+
+def test_bench_config_keeps_users_it_already_has():
+    once = with_bench_users(_default_raw(), 2)
+    twice = with_bench_users(once, 3)
+    logins = [u["login"] for u in twice["mock_github"]["users"]]
+    assert logins == ["alice", "bob", "carol", "bench-user-01", "bench-user-02", "bench-user-03"]
+
+
+def test_bench_config_on_a_config_without_mock_section():
+    bench = with_bench_users({"auth": {"provider": "firstuse"}}, 1)
+    assert bench["mock_github"]["users"][0]["orgs"] == []
+
+
+def test_bench_users_get_the_spawners_identity(tmp_path):
+    path = tmp_path / "devlab.yaml"
+    path.write_text(yaml.safe_dump(with_bench_users(_default_raw(), 2)), encoding="utf-8")
+    config = load_config(path)
+    user = identity_of(config, "bench-user-02")
+    assert (user.username, user.uid, user.gid) == ("bench-user-02", 7100002, 7100002)
+    assert list(user.supplementary_gids) == [8000001]
+    alice = identity_of(config, "alice")
+    assert sorted(alice.supplementary_gids) == [8000001, 8000002]
+
+
+# The floor: the hub's lab started straight through the engine.
+
+
+def test_floor_container_runs_as_the_user_with_the_labs_mounts_and_hardening(tmp_path):
+    path = tmp_path / "devlab.yaml"
+    path.write_text(yaml.safe_dump(_default_raw()), encoding="utf-8")
+    alice = identity_of(load_config(path), "alice")
+    size = {"nano_cpus": 1_000_000_000, "mem_limit": 2**31}
+    kwargs = floor_create_kwargs(
+        alice, stack="st", image="devlab/lab:x", network="st_labs", size_config=size
+    )
+    assert kwargs["image"] == "devlab/lab:x"
+    assert kwargs["name"] == "st-bench-floor-alice"
+    assert kwargs["user"] == "7000001:7000001"
+    assert sorted(kwargs["group_add"]) == ["8000001", "8000002"]
+    assert kwargs["working_dir"] == "/home/alice"
+    assert kwargs["environment"]["HOME"] == "/home/alice"
+    assert f"--ServerApp.root_dir={alice.home}" in kwargs["command"]
+    assert kwargs["volumes"] == {
+        "st_homes": {"bind": "/home", "mode": "rw"},
+        "st_project": {"bind": "/project", "mode": "rw"},
+    }
+    assert kwargs["network"] == "st_labs"
+    assert kwargs["ports"] == {"8888/tcp": ("127.0.0.1", None)}  # loopback only
+    # Labelled as one of the stack's labs, so `devlab down` removes a leftover floor.
+    assert kwargs["labels"][engine.LABEL_STACK] == "st"
+    assert kwargs["labels"][LABEL_BENCH] == "floor"
+    for key, value in {**LAB_HOST_CONFIG, **READ_ONLY_ROOT, **size}.items():
+        assert kwargs[key] == value, key
+
+
+# The hub's spawn progress stream.
+
+
+def test_progress_returns_at_the_ready_event_without_reading_further():
+    lines = iter(
+        [
+            ": keepalive",
+            "",
+            'data: {"progress": 50, "message": "pulling"}',
+            'data: {"progress": 100, "ready": true, "message": "ready"}',
+            "data: not read",
+        ]
+    )
+    until_ready(lines, "alice")
+    assert next(lines) == "data: not read"
+
+
+def test_progress_failure_and_early_end_raise_with_the_hubs_message():
+    with pytest.raises(HubAPIError, match="alice's spawn failed: image gone"):
+        until_ready(['data: {"failed": true, "message": "image gone"}'], "alice")
+    with pytest.raises(HubAPIError, match="ended before ready"):
+        until_ready(['data: {"progress": 10}'], "alice")
+
+
+# Engine events.
+
+
+def _event(action: str, user: str, seconds: float) -> dict:
+    return {
+        "Action": action,
+        "Actor": {"Attributes": {engine.LABEL_USER: user}},
+        "timeNano": int(seconds * 1e9),
+    }
+
+
+def test_first_event_matches_action_user_and_window():
+    events = [
+        _event("create", "bob", 10.0),
+        _event("start", "alice", 11.0),
+        _event("create", "alice", 12.0),
+        _event("create", "alice", 20.0),
+    ]
+    assert first_event(events, "alice", "create", 0, 100) == 12.0
+    assert first_event(events, "alice", "create", 13, 100) == 20.0
+    assert first_event(events, "alice", "create", 13, 19) is None
+    assert first_event(events, "carol", "create", 0, 100) is None
+
+
+# Memory.
+
+
+def test_memory_leaves_out_inactive_page_cache_on_cgroup_v1_and_v2():
+    v1 = {"memory_stats": {"usage": 300 * 2**20, "stats": {"total_inactive_file": 100 * 2**20}}}
+    v2 = {"memory_stats": {"usage": 300 * 2**20, "stats": {"inactive_file": 50 * 2**20}}}
+    assert memory_mib(v1) == 200.0
+    assert memory_mib(v2) == 250.0
+    odd = {"memory_stats": {"usage": 10 * 2**20, "stats": {"inactive_file": 20 * 2**20}}}
+    assert memory_mib(odd) == 10.0
+    assert memory_mib({}) == 0.0
+
+
+# The concurrency harness.
+
+
+def test_at_once_runs_every_name_concurrently_and_keeps_exceptions():
+    names = ["a", "b", "c"]
+    together = threading.Barrier(len(names), timeout=30)  # passes only if all run at once
+
+    def work(name: str) -> str:
+        together.wait()
+        if name == "b":
+            raise ValueError("b failed")
+        return name.upper()
+
+    results = at_once(names, work)
+    assert results["a"] == "A"
+    assert results["c"] == "C"
+    assert isinstance(results["b"], ValueError)
+
+
+# Installs without the test (or hub) extra: `pipx install devlab`.
+
+
+def _modules(package) -> list[str]:
+    return [m.name for m in pkgutil.iter_modules(package.__path__, f"{package.__name__}.")]
+
+
+def test_the_cli_and_the_bench_load_without_the_test_and_hub_extras():
+    """`pipx install devlab` has neither extra: the CLI and every module of the bench and
+    of devlab.client must import without them, and `devlab bench --help` must work."""
+    blocked = (
+        "testcontainers",
+        "nbformat",
+        "jupyter_client",
+        "pytest",
+        "jupyterhub",
+        "dockerspawner",
+        "oauthenticator",
+        "tornado",
+    )
+    modules = ["devlab.cli", *_modules(devlab.bench), *_modules(devlab.client)]
+    assert "devlab.bench.sections" in modules
+    code = (
+        f"import importlib, sys; sys.modules.update(dict.fromkeys({blocked!r}))\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "from devlab.cli import main\n"
+        "main(['bench', '--help'])\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout
