@@ -2,10 +2,13 @@
 
 Only what the prepuller needs. It answers a registry's 401 challenge: Basic with
 credentials when it holds some (only ever the stack's own local registry, see
-`LocalRegistry`), Bearer by fetching a token from the challenge's realm (anonymous
-unless the realm is the registry itself and credentials are held). Every failure is a
-RegistryError whose message names the registry and what went wrong, because the
-prepuller reports it in its state instead of crashing.
+`LocalRegistry`), Bearer as the distribution token authentication specification says
+(docs/spec/auth/token.md): a token from the challenge's realm for its service and scope,
+anonymous unless the realm is the registry itself and credentials are held, cached per
+scope until its `expires_in` runs out. That covers Docker Hub, GHCR, Harbor and
+distribution with token auth. Every failure is a RegistryError whose message names the
+registry and what went wrong, because the prepuller reports it in its state instead of
+crashing.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import math
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -32,6 +38,8 @@ MANIFEST_TYPES = (
 )
 DEFAULT_TIMEOUT = 10.0
 PAGE_SIZE = 1000
+# The token spec's lifetime of a token whose response gives no (usable) expires_in.
+DEFAULT_TOKEN_LIFETIME = 60.0
 # The htpasswd user of devlab's local registry; its password is the stack's
 # registry_password secret.
 LOCAL_REGISTRY_USER = "devlab"
@@ -150,13 +158,43 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
-def _origin(url: str) -> tuple[str, str]:
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of `url`, the port spelled out when it is the default."""
     parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def pull_scope(name: str) -> str:
+    """The token scope a read of repository `name` needs (docs/spec/auth/scope.md)."""
+    return f"repository:{name}:pull"
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """An Authorization header the client sends, until `expires` on the client's clock.
+
+    `name` and `hint` are how an error names it when the registry refuses it anyway.
+    """
+
+    header: str
+    expires: float
+    name: str
+    hint: str
 
 
 class RegistryClient:
-    """One registry's API at `base_url` (scheme and host, e.g. http://127.0.0.1:5000)."""
+    """One registry's API at `base_url` (scheme and host, e.g. http://127.0.0.1:5000).
+
+    What a challenge earned is kept for the client's life, so one client per round
+    answers each challenge once: the Basic password for every later request, a Bearer
+    token for later requests in the same scope until it expires. `clock` (monotonic
+    seconds) times the tokens.
+    """
 
     def __init__(
         self,
@@ -165,14 +203,18 @@ class RegistryClient:
         credentials: Credentials | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
         self.session = session or requests.Session()
-        # The Authorization that last worked, sent first on later requests; a Bearer
-        # token for another scope just earns a new challenge.
-        self._authorization: str | None = None
+        self.clock = clock
+        # Set once the registry asked for Basic: it then wants the password everywhere.
+        self._basic: _Grant | None = None
+        # Bearer tokens by scope. The realm and service are the registry's own, so
+        # the scope alone tells the tokens of one client apart.
+        self._tokens: dict[str, _Grant] = {}
 
     @classmethod
     def for_repository(
@@ -186,26 +228,38 @@ class RegistryClient:
         return cls(api_url or default_api_url(host), credentials=credentials)
 
     def list_tags(self, name: str) -> list[str]:
-        """Every tag of repository `name` (its path), following pagination.
+        """Every tag of repository `name` (its path), following the `Link: rel="next"` pages.
 
-        distribution answers `"tags": null` once the last tag is deleted; that is no tags.
+        A next link back to a page already read (the same link again, or a cycle) raises
+        a RegistryError rather than looping or returning what was read so far: a
+        registry that paginates wrongly may also have skipped tags, and the tag policy
+        picking the newest weeklies from a partial list would pick wrong without a word.
+        A next link to another host raises too: the request would carry this registry's
+        Authorization there. distribution answers `"tags": null` once the last tag is
+        deleted; that is no tags.
         """
+        what = f"tags of {name}"
         tags: list[str] = []
         url: str | None = f"{self.base_url}/v2/{name}/tags/list?n={PAGE_SIZE}"
         seen: set[str] = set()
         while url:
             seen.add(url)
-            response = self._request("GET", url, f"tags of {name}")
+            response = self._request("GET", url, what, pull_scope(name))
             try:
                 tags += response.json().get("tags") or []
             except (ValueError, AttributeError) as exc:
-                raise RegistryError(f"{self.base_url}: tags of {name}: not a tag list") from exc
+                raise RegistryError(f"{self.base_url}: {what}: not a tag list") from exc
             following = response.links.get("next", {}).get("url")
             url = urljoin(url, following) if following else None
             if url in seen:
                 raise RegistryError(
-                    f"{self.base_url}: tags of {name}: the registry's next-page link leads "
+                    f"{self.base_url}: {what}: the registry's next-page link leads "
                     f"back to a page already read ({url}); stopped rather than loop"
+                )
+            if url and _origin(url) != _origin(self.base_url):
+                raise RegistryError(
+                    f"{self.base_url}: {what}: the registry's next-page link leads to "
+                    f"another host ({url}); not followed, so no credential leaves it"
                 )
         return tags
 
@@ -214,27 +268,33 @@ class RegistryClient:
         what = f"manifest {name}:{reference}"
         url = f"{self.base_url}/v2/{name}/manifests/{reference}"
         headers = {"Accept": ", ".join(MANIFEST_TYPES)}
-        response = self._request("HEAD", url, what, headers)
+        response = self._request("HEAD", url, what, pull_scope(name), headers)
         digest = response.headers.get("Docker-Content-Digest")
         if not digest:
             # The header is optional in the spec: the digest is then that of the body.
-            body = self._request("GET", url, what, headers).content
+            body = self._request("GET", url, what, pull_scope(name), headers).content
             digest = "sha256:" + hashlib.sha256(body).hexdigest()
         return digest
 
     def _request(
-        self, method: str, url: str, what: str, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        what: str,
+        scope: str,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
+        """`method url`, answering one 401 challenge; `scope` is the token scope it needs."""
         headers = dict(headers or {})
-        response = self._send(method, url, what, headers, self._authorization)
+        sent = self._basic or self._fresh(scope)
+        response = self._send(method, url, what, headers, sent.header if sent else None)
         if response.status_code == 401:
-            self._authorization = self._answer(response, what)
-            response = self._send(method, url, what, headers, self._authorization)
+            grant = self._answer(response, what, scope, sent)
+            response = self._send(method, url, what, headers, grant.header)
             if response.status_code == 401:
-                given = "the token it asked for" if self._bearer else "the local registry password"
                 raise RegistryError(
-                    f"{self.base_url}: {what}: the registry refused {given} "
-                    f"({_detail(response)}); if the password changed, `devlab up` restarts it"
+                    f"{self.base_url}: {what}: the registry refused {grant.name} "
+                    f"({_detail(response)}); {grant.hint}"
                 )
         if response.status_code == 404:
             raise NotFound(f"{self.base_url}: {what}: not found")
@@ -244,9 +304,13 @@ class RegistryClient:
             )
         return response
 
-    @property
-    def _bearer(self) -> bool:
-        return bool(self._authorization and self._authorization.startswith("Bearer "))
+    def _fresh(self, scope: str) -> _Grant | None:
+        """The cached token for `scope` while it lives; an expired one is forgotten."""
+        token = self._tokens.get(scope)
+        if token and self.clock() >= token.expires:
+            del self._tokens[scope]
+            return None
+        return token
 
     def _send(
         self,
@@ -272,11 +336,26 @@ class RegistryClient:
                 f"{self.base_url}: {what}: unreachable ({_root_cause(exc)})"
             ) from exc
 
-    def _answer(self, response: requests.Response, what: str) -> str:
-        """The Authorization header that answers a 401's challenge, or a RegistryError."""
+    def _answer(
+        self, response: requests.Response, what: str, scope: str, refused: _Grant | None
+    ) -> _Grant:
+        """What answers a 401's challenge, or a RegistryError; `refused` was sent with it.
+
+        A Bearer challenge names the scope it wants; a token cached for it that was not
+        the one just refused is reused, otherwise a new one is fetched (a token revoked or
+        expired early is refused with a fresh challenge). The token is cached under that
+        scope and under `scope`, the one this client predicts, so the next request in it
+        sends the token without a 401 first even if the registry spells scopes its own way.
+        """
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge and challenge.scheme == "basic" and self.credentials:
-            return self.credentials.basic()
+            self._basic = _Grant(
+                self.credentials.basic(),
+                math.inf,
+                "the local registry password",
+                "if the password changed, `devlab up` restarts it",
+            )
+            return self._basic
         if challenge and challenge.scheme == "basic":
             raise RegistryError(
                 f"{self.base_url}: {what}: the registry wants a password, and devlab holds one "
@@ -284,24 +363,34 @@ class RegistryClient:
                 f"URL or {LOCAL_REGISTRY_API_URL})"
             )
         if challenge and challenge.scheme == "bearer" and challenge.params.get("realm"):
-            return "Bearer " + self._token(challenge.params, what)
+            wanted = challenge.params.get("scope") or scope
+            token = self._fresh(wanted)
+            if token is None or token == refused:
+                token = self._token(challenge.params, what)
+            self._tokens[wanted] = self._tokens[scope] = token
+            return token
         raise RegistryError(
             f"{self.base_url}: {what}: the registry wants authentication devlab does not "
             f"support ({response.headers.get('WWW-Authenticate') or 'no challenge sent'})"
         )
 
-    def _token(self, challenge: dict[str, str], what: str) -> str:
+    def _token(self, challenge: dict[str, str], what: str) -> _Grant:
         """A token from the challenge's realm, for its service and scope.
 
         Credentials go to the realm only when it is the registry's own origin: a realm
-        elsewhere is asked anonymously, so a password never leaves the registry it is for.
+        elsewhere is asked anonymously, so a password never leaves the registry it is for
+        (devlab holds one only for its own registry, which uses Basic anyway). The token
+        lives `expires_in` seconds (60 when absent), counted from when it was asked for
+        on the client's own clock rather than from `issued_at` on the token service's.
         """
         realm = challenge["realm"]
-        own = self.credentials and _origin(realm) == _origin(self.base_url)
+        scope = challenge.get("scope", "this registry")
+        basic = None
+        if self.credentials and _origin(realm) == _origin(self.base_url):
+            basic = self.credentials.basic()
         params = {k: challenge[k] for k in ("service", "scope") if challenge.get(k)}
-        response = self._send(
-            "GET", realm, what, {}, self.credentials.basic() if own else None, params
-        )
+        asked = self.clock()
+        response = self._send("GET", realm, what, {}, basic, params)
         if not response.ok:
             raise RegistryError(
                 f"{self.base_url}: {what}: the token service {realm} answered HTTP "
@@ -310,11 +399,29 @@ class RegistryClient:
         try:
             body = response.json()
             token = body.get("token") or body.get("access_token")
+            lifetime = body.get("expires_in")
         except (ValueError, AttributeError):
-            token = None
+            token = lifetime = None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{self.base_url}: {what}: the token service {realm} sent no token")
-        return token
+        if basic:
+            name = f"the token its token service issued for {scope} to the local registry login"
+            hint = "that login does not grant it"
+        else:
+            name = f"the anonymous token its token service issued for {scope}"
+            hint = (
+                "the repository is private or does not exist (registries answer both "
+                "alike), and devlab holds credentials only for its own local registry"
+            )
+        return _Grant(f"Bearer {token}", asked + _lifetime(lifetime), name, hint)
+
+
+def _lifetime(expires_in: object) -> float:
+    """A token response's `expires_in` in seconds: the spec's 60 when absent or nonsense."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return DEFAULT_TOKEN_LIFETIME
+    # The comparison also turns away NaN and Infinity, which Python's json accepts.
+    return float(expires_in) if 0 < expires_in < math.inf else DEFAULT_TOKEN_LIFETIME
 
 
 def _detail(response: requests.Response) -> str:

@@ -1,11 +1,13 @@
 """The registry client against a real HTTP server on 127.0.0.1 answering like distribution 2.8.
 
 The same server plays a Basic (htpasswd) registry, a Bearer registry with its token
-service, and a registry whose next-page link loops.
+service (tokens per scope, revocable, with the lifetime a test sets), and registries
+whose next-page link loops or leaves the host.
 """
 
 import base64
 import hashlib
+import itertools
 import json
 import socket
 import threading
@@ -42,7 +44,15 @@ PAGES = {
 }
 PASSWORD = "s3cret"
 BASIC = "Basic " + base64.b64encode(f"devlab:{PASSWORD}".encode()).decode()
-TOKEN = "tok-123"
+# Repositories behind a token, and the scope each one's challenge names.
+BEARER_SCOPES = {
+    "bearer": "repository:bearer/lab:pull",
+    "bearer2": "repository:bearer2/lab:pull",
+    "far": "repository:far/lab:pull",
+    "refused": "repository:refused/lab:pull",
+    # Spelled its own way: more actions than a read needs.
+    "spelled": "repository:spelled/lab:pull,push",
+}
 
 
 class FakeRegistry(BaseHTTPRequestHandler):
@@ -51,6 +61,11 @@ class FakeRegistry(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str]]] = []
     # Query parameters of every token request.
     token_queries: ClassVar[list[dict[str, list[str]]]] = []
+    # Live tokens and the scope each grants; clear() revokes them all.
+    tokens: ClassVar[dict[str, str]] = {}
+    # The token response's expires_in; None leaves it out.
+    expires_in: ClassVar[object] = 300
+    serial = itertools.count(1)
 
     def do_GET(self):
         self._answer(with_body=True)
@@ -65,32 +80,41 @@ class FakeRegistry(BaseHTTPRequestHandler):
         authorization = self.headers.get("Authorization", "")
         self.seen.append((url.path, authorization))
         port = self.server.server_address[1]
+        name = url.path.split("/")[2] if url.path.startswith("/v2/") else ""
         if url.path == "/token":
             self.token_queries.append(query)
-            self._json(200, {"token": TOKEN}, with_body)
+            token = f"tok-{next(self.serial)}"
+            self.tokens[token] = query["scope"][0]
+            body = {"token": token}
+            if self.expires_in is not None:
+                body["expires_in"] = self.expires_in
+            self._json(200, body, with_body)
         elif url.path.startswith("/v2/basic/") and authorization != BASIC:
             challenge = 'Basic realm="devlab-registry"'
             self._json(401, {"errors": [{"code": "UNAUTHORIZED"}]}, with_body, auth=challenge)
-        elif url.path.startswith(("/v2/bearer/", "/v2/far/", "/v2/refused/")) and (
-            authorization != f"Bearer {TOKEN}" or url.path.startswith("/v2/refused/")
+        elif name in BEARER_SCOPES and (
+            self.tokens.get(authorization.removeprefix("Bearer ")) != BEARER_SCOPES[name]
+            or name == "refused"
         ):
-            host = "localhost" if url.path.startswith("/v2/far/") else "127.0.0.1"
-            name = url.path.split("/")[2]
+            host = "localhost" if name == "far" else "127.0.0.1"
             challenge = (
                 f'Bearer realm="http://{host}:{port}/token",service="fake",'
-                f'scope="repository:{name}/lab:pull"'
+                f'scope="{BEARER_SCOPES[name]}"'
             )
             self._json(401, {"errors": [{"code": "UNAUTHORIZED"}]}, with_body, auth=challenge)
         elif url.path.startswith("/v2/odd/"):
             self._json(401, {"errors": [{"code": "UNAUTHORIZED"}]}, with_body, auth="Negotiate")
-        elif url.path in (
-            "/v2/basic/lab/tags/list",
-            "/v2/bearer/lab/tags/list",
-            "/v2/far/lab/tags/list",
-        ):
+        elif url.path == f"/v2/{name}/lab/tags/list" and (name == "basic" or name in BEARER_SCOPES):
             self._json(200, {"tags": ["r1_0"]}, with_body)
         elif url.path == "/v2/loop/lab/tags/list":
             link = '</v2/loop/lab/tags/list?last=a&n=1>; rel="next"'
+            self._json(200, {"tags": ["a"]}, with_body, link=link)
+        elif url.path == "/v2/cycle/lab/tags/list":
+            last = "b" if query.get("last") == ["a"] else "a"
+            link = f'</v2/cycle/lab/tags/list?last={last}&n=1>; rel="next"'
+            self._json(200, {"tags": [last]}, with_body, link=link)
+        elif url.path == "/v2/leaves/lab/tags/list":
+            link = f'<http://localhost:{port}/v2/elsewhere/lab/tags/list?last=a>; rel="next"'
             self._json(200, {"tags": ["a"]}, with_body, link=link)
         elif url.path == "/v2/devlab/lab/tags/list":
             tags, last = PAGES[query.get("last", [None])[0]]
@@ -146,6 +170,26 @@ def registry():
     server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def fresh_registry_state():
+    """Each test starts with no requests seen, no live tokens and 300 s token lifetimes."""
+    FakeRegistry.seen.clear()
+    FakeRegistry.token_queries.clear()
+    FakeRegistry.tokens.clear()
+    FakeRegistry.expires_in = 300
+    FakeRegistry.serial = itertools.count(1)
+
+
+class Clock:
+    """The client's monotonic clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_lists_tags_across_pages(registry):
     tags = RegistryClient(registry).list_tags("devlab/lab")
     assert tags == ["recommended", "w_2026_46", "junk", "w_2026_47", "r29_0"]
@@ -188,8 +232,15 @@ def test_policy_over_a_listed_repository(registry):
         (lambda c: c.list_tags("private/lab"), RegistryError, "no challenge sent"),
         (lambda c: c.list_tags("basic/lab"), RegistryError, "wants a password"),
         (lambda c: c.list_tags("odd/lab"), RegistryError, "does not support \\(Negotiate\\)"),
-        (lambda c: c.list_tags("refused/lab"), RegistryError, "refused the token it asked for"),
+        (
+            lambda c: c.list_tags("refused/lab"),
+            RegistryError,
+            "refused the anonymous token its token service issued for "
+            "repository:refused/lab:pull .*private or does not exist",
+        ),
         (lambda c: c.list_tags("loop/lab"), RegistryError, "leads back to a page already read"),
+        (lambda c: c.list_tags("cycle/lab"), RegistryError, "leads back to a page already read"),
+        (lambda c: c.list_tags("leaves/lab"), RegistryError, "leads to another host"),
         (lambda c: c.list_tags("broken/lab"), RegistryError, "HTTP 500 storage driver failed"),
         (lambda c: c.list_tags("slow/lab"), RegistryUnreachable, "no answer within 0.3s"),
     ],
@@ -229,7 +280,6 @@ def test_for_repository_uses_the_configured_api_url():
 
 
 def test_basic_credentials_answer_the_challenge_and_are_reused(registry):
-    FakeRegistry.seen.clear()
     client = RegistryClient(registry, credentials=Credentials("devlab", PASSWORD))
     assert client.list_tags("basic/lab") == ["r1_0"]
     assert client.list_tags("basic/lab") == ["r1_0"]
@@ -247,9 +297,20 @@ def test_a_wrong_password_is_refused_by_name(registry):
         client.list_tags("basic/lab")
 
 
+def test_a_repeated_next_link_is_read_once_then_stops(registry):
+    with pytest.raises(RegistryError, match=r"already read \(.*last=a&n=1\)"):
+        RegistryClient(registry).list_tags("loop/lab")
+    assert [path for path, _ in FakeRegistry.seen] == ["/v2/loop/lab/tags/list"] * 2
+
+
+def test_a_next_link_to_another_host_is_not_followed(registry):
+    client = RegistryClient(registry, credentials=Credentials("devlab", PASSWORD))
+    with pytest.raises(RegistryError, match="another host"):
+        client.list_tags("leaves/lab")
+    assert [path for path, _ in FakeRegistry.seen] == ["/v2/leaves/lab/tags/list"]
+
+
 def test_bearer_challenge_fetches_a_token_for_its_service_and_scope(registry):
-    FakeRegistry.seen.clear()
-    FakeRegistry.token_queries.clear()
     client = RegistryClient(registry)
     assert client.list_tags("bearer/lab") == ["r1_0"]
     assert client.list_tags("bearer/lab") == ["r1_0"]
@@ -259,14 +320,97 @@ def test_bearer_challenge_fetches_a_token_for_its_service_and_scope(registry):
     assert FakeRegistry.seen == [
         ("/v2/bearer/lab/tags/list", ""),
         ("/token", ""),  # anonymous: this client holds no credentials
-        ("/v2/bearer/lab/tags/list", f"Bearer {TOKEN}"),
-        ("/v2/bearer/lab/tags/list", f"Bearer {TOKEN}"),
+        ("/v2/bearer/lab/tags/list", "Bearer tok-1"),
+        ("/v2/bearer/lab/tags/list", "Bearer tok-1"),
+    ]
+
+
+def test_tokens_are_cached_per_scope(registry):
+    client = RegistryClient(registry)
+    for _ in range(2):
+        assert client.list_tags("bearer/lab") == ["r1_0"]
+        assert client.list_tags("bearer2/lab") == ["r1_0"]
+    # One token per scope, each asked for once and sent only in its own scope.
+    assert [q["scope"] for q in FakeRegistry.token_queries] == [
+        ["repository:bearer/lab:pull"],
+        ["repository:bearer2/lab:pull"],
+    ]
+    bearer, bearer2 = (f"Bearer {t}" for t in FakeRegistry.tokens)
+    assert [s for s in FakeRegistry.seen if s[0] != "/token"] == [
+        ("/v2/bearer/lab/tags/list", ""),
+        ("/v2/bearer/lab/tags/list", bearer),
+        ("/v2/bearer2/lab/tags/list", ""),
+        ("/v2/bearer2/lab/tags/list", bearer2),
+        ("/v2/bearer/lab/tags/list", bearer),
+        ("/v2/bearer2/lab/tags/list", bearer2),
+    ]
+
+
+def test_a_scope_spelled_the_registrys_way_is_answered_without_a_second_challenge(registry):
+    client = RegistryClient(registry)
+    for _ in range(3):
+        assert client.list_tags("spelled/lab") == ["r1_0"]
+    assert [q["scope"] for q in FakeRegistry.token_queries] == [
+        ["repository:spelled/lab:pull,push"]
+    ]
+    assert [auth for path, auth in FakeRegistry.seen if path != "/token"] == [
+        "",
+        "Bearer tok-1",
+        "Bearer tok-1",
+        "Bearer tok-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (300, 300),
+        (1.5, 1.5),
+        # The spec's default when the response gives none, and for what is no lifetime.
+        (None, 60),
+        (0, 60),
+        (-5, 60),
+        ("300", 60),
+        (True, 60),
+    ],
+)
+def test_a_token_is_reused_until_its_expires_in_then_replaced_before_use(
+    registry, expires_in, lifetime
+):
+    FakeRegistry.expires_in = expires_in
+    clock = Clock()
+    client = RegistryClient(registry, clock=clock)
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    clock.now += lifetime - 0.01
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    assert len(FakeRegistry.token_queries) == 1
+    clock.now += 0.01
+    FakeRegistry.seen.clear()
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    # The expired token is not sent at all: the request goes without, is challenged, and
+    # the new token answers it.
+    assert FakeRegistry.seen == [
+        ("/v2/bearer/lab/tags/list", ""),
+        ("/token", ""),
+        ("/v2/bearer/lab/tags/list", "Bearer tok-2"),
+    ]
+
+
+def test_a_refused_cached_token_is_replaced_once(registry):
+    client = RegistryClient(registry)
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    FakeRegistry.tokens.clear()  # the token service revokes it (or it expired early)
+    FakeRegistry.seen.clear()
+    assert client.list_tags("bearer/lab") == ["r1_0"]
+    assert FakeRegistry.seen == [
+        ("/v2/bearer/lab/tags/list", "Bearer tok-1"),
+        ("/token", ""),
+        ("/v2/bearer/lab/tags/list", "Bearer tok-2"),
     ]
 
 
 def test_credentials_go_to_a_token_realm_only_on_the_registry_itself(registry):
     credentials = Credentials("devlab", PASSWORD)
-    FakeRegistry.seen.clear()
     assert RegistryClient(registry, credentials=credentials).list_tags("bearer/lab") == ["r1_0"]
     assert ("/token", BASIC) in FakeRegistry.seen
     FakeRegistry.seen.clear()
@@ -274,6 +418,11 @@ def test_credentials_go_to_a_token_realm_only_on_the_registry_itself(registry):
     assert RegistryClient(registry, credentials=credentials).list_tags("far/lab") == ["r1_0"]
     assert ("/token", "") in FakeRegistry.seen
     assert all(auth != BASIC for _, auth in FakeRegistry.seen)
+    with pytest.raises(
+        RegistryError,
+        match=r"to the local registry login \(UNAUTHORIZED\); that login does not grant it",
+    ):
+        RegistryClient(registry, credentials=credentials).list_tags("refused/lab")
 
 
 @pytest.mark.parametrize(
