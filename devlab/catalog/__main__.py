@@ -1,4 +1,4 @@
-"""`python -m devlab.catalog`: run the prepuller (see devlab.catalog.prepull.main)."""
+"""`python -m devlab.catalog`: run the prepuller (see devlab.catalog.prepull_main.main)."""
 
 import signal
 import sys
@@ -7,6 +7,6 @@ import sys
 # starts then waits for the first round's end instead of killing it (SIGHUP's default).
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 
-from devlab.catalog.prepull import main  # noqa: E402
+from devlab.catalog.prepull_main import main  # noqa: E402
 
 sys.exit(main())

@@ -19,7 +19,7 @@ import docker.errors
 import requests
 
 from devlab.catalog.models import LOCAL_ALIAS
-from devlab.catalog.prepull import NUDGE
+from devlab.catalog.prepull_main import NUDGE
 from devlab.catalog.registry import (
     LOCAL_REGISTRY_USER,
     Credentials,
@@ -36,7 +36,7 @@ BUILD_REPOSITORY = "devlab/lab"  # where the lab build goes in the local registr
 BUILD_SOURCE = f"{LOCAL_ALIAS}/{BUILD_REPOSITORY}"  # the catalog source that follows it
 # Run inside the prepuller's container (the shell's builtin: the image has no kill
 # binary): tini, PID 1 there (compose's `init: true`), passes the signal on to the
-# prepuller. See devlab.catalog.prepull.NUDGE for why not `docker kill --signal`.
+# prepuller. See devlab.catalog.prepull_main.NUDGE for why not `docker kill --signal`.
 NUDGE_COMMAND = ["sh", "-c", f"kill -{NUDGE.name.removeprefix('SIG')} 1"]
 
 

@@ -2,12 +2,13 @@
 
 import datetime
 
-from devlab.catalog.prepull import (
+from devlab.catalog.prepull_plan import (
     Action,
     Desired,
     LocalImage,
     Plan,
     carried_forward,
+    first_of_each,
     local_digest,
     plan,
     records_for,
@@ -176,3 +177,11 @@ def test_present_but_unresolvable_image_stays_pulled_with_the_reason():
         digest("a"),
     )
     assert not only.owned  # it was here before the prepuller knew of it
+
+
+def test_a_ref_listed_twice_is_offered_once_as_its_first_entry_says():
+    from_source = want("w_2026_47", "a")
+    listed = Desired(f"{REPO}:w_2026_47", "Listed", Role.IMAGE)
+    debian = Desired("debian:bookworm", "Debian", Role.IMAGE)
+    also_debian = Desired("docker.io/library/debian:bookworm", "Again", Role.IMAGE)
+    assert first_of_each([from_source, debian, listed, also_debian]) == [from_source, debian]

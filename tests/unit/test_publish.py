@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from devlab.catalog.prepull import NUDGE, wait_for_nudge
+from devlab.catalog.prepull_main import NUDGE, wait_for_nudge
 from devlab.config import ConfigError, load_config, parse_config
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack.publish import NUDGE_COMMAND, follows_build, pushed_digests, tags_to_push
