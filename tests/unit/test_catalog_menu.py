@@ -1,7 +1,8 @@
 """The spawn menu from config and prepuller state, choice validation, the form and sizes."""
 
-import html
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -186,8 +187,10 @@ class _Inputs(HTMLParser):
     def __init__(self):
         super().__init__()
         self.radios, self.options, self.selects = [], [], []
+        self.tags, self.text = [], []
 
     def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
         attrs = dict(attrs)
         if tag == "input" and attrs.get("type") == "radio":
             self.radios.append((attrs["name"], attrs["value"], "checked" in attrs))
@@ -195,6 +198,13 @@ class _Inputs(HTMLParser):
             self.options.append(attrs["value"])
         elif tag == "select":
             self.selects.append(attrs["name"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+# Every element the form itself writes: anything else came in with escaped text.
+FORM_TAGS = {"div", "fieldset", "legend", "input", "label", "small", "select", "option", "p"}
 
 
 def parse(fragment):
@@ -241,10 +251,40 @@ def test_form_escapes_config_text():
             ],
         }
     )  # fmt: skip
-    fragment = render_form(build_menu(config, None, None))
-    assert "<script>" not in fragment
-    assert "<b>big" not in fragment
-    assert html.escape('<script>alert("x")</script>') in fragment
+    form = parse(render_form(build_menu(config, None, None)))
+    assert set(form.tags) <= FORM_TAGS, form.tags
+    text = "".join(form.text)
+    assert '<script>alert("x")</script>' in text
+    assert "<b>big</b>" in text
+
+
+def test_form_escapes_what_the_registry_and_the_engine_say():
+    """Tags come from whoever can push to a configured repository, and a failed pull's
+    reason from the engine: neither may add markup or leave an attribute."""
+    tag = 'x"><script>alert(1)</script>'
+    state = CatalogState(
+        images=(
+            record(tag, Role.DAILY),
+            record("d_2026_11_25", Role.DAILY, status="failed", reason="<img src=x onerror=y>"),
+        )
+    )
+    form = parse(render_form(build_menu(CONFIG, state, FALLBACK)))
+    assert set(form.tags) <= FORM_TAGS, form.tags
+    assert ("image", f"{REPO}:{tag}", True) in form.radios
+    text = "".join(form.text)
+    assert f"{tag} {REPO}:{tag}" in text
+    assert "could not be pulled: <img src=x onerror=y>" in text
+
+
+def test_the_cli_loads_the_catalog_without_jinja2():
+    """Jinja2 comes with the hub extra; `pipx install devlab` has only the CLI's needs."""
+    blocked = ("jinja2", "markupsafe")
+    code = (
+        f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); "
+        "import devlab.cli, devlab.catalog; devlab.catalog.build_menu"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_form_post_becomes_user_options():
