@@ -6,7 +6,8 @@ code path runs without a GitHub OAuth app or network access. Anyone who can reac
 sign in as anyone: never expose it beyond a development machine.
 
 Run it with `python -m devlab.oauth_mock --help`. `make_app` is imported lazily: tornado
-comes with the hub extra, not devlab's base dependencies, and the store needs none of it.
+and Jinja2 come with the hub extra, not devlab's base dependencies, and the store needs
+neither.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from devlab.oauth_mock.store import (
     paginate,
     parse_page_args,
 )
+from devlab.templating import package_templates
 
 JSON_TYPE = "application/json; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
@@ -48,6 +48,10 @@ TOKEN_ERROR_DOCS = (
 # A fixed timestamp: the mock has no history, and stable output keeps tests and diffs calm.
 EPOCH = "2020-01-01T00:00:00Z"
 API_PREFIXES = ("", "/api/v3")
+# The authorize and error pages (templates/), autoescaped: request values are input.
+_TEMPLATES = package_templates("devlab.oauth_mock")
+_LOGIN_PAGE = _TEMPLATES.get_template("login.html")
+_ERROR_PAGE = _TEMPLATES.get_template("error.html")
 _AUTHORIZE_PARAMS = (
     "client_id",
     "redirect_uri",
@@ -110,25 +114,6 @@ class NotFoundHandler(_Base):
 # -- browser side: the authorize page ----------------------------------------------------
 
 
-_STYLE = """
-body{font:16px/1.45 system-ui,sans-serif;margin:0;background:#f6f8fa;color:#1f2328}
-main{max-width:34rem;margin:2rem auto;padding:1.5rem;background:#fff;
-border:1px solid #d0d7de;border-radius:8px}
-.warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.6rem .8rem}
-h1{font-size:1.3rem}ul{list-style:none;padding:0}li{margin:.4rem 0}
-button{width:100%;text-align:left;padding:.6rem .8rem;font:inherit;cursor:pointer;
-background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px}
-button:hover{background:#eaeef2}.orgs{color:#59636e;font-size:.9rem}
-button.deny{width:auto;text-align:center}code{word-break:break-all}
-"""
-
-_WARNING = (
-    '<p class="warn alert alert-warning"><strong>Mock GitHub for development.</strong> '
-    "This is not an identity provider: anyone who can open this page can sign in as any "
-    "user listed here. Never expose it beyond a development machine or CI.</p>"
-)
-
-
 def hub_base(redirect_uri: str) -> str | None:
     """The hub's URL prefix (`.../hub/`), from its registered callback, if it is one."""
     suffix = "oauth_callback"
@@ -140,30 +125,12 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _page(title: str, body: str, hub: str | None = None) -> str:
-    """A page in JupyterHub's own look when the hub is known: its stylesheet and logo,
-    so signing in feels like one product. The inline style is the fallback."""
-    head, banner = "", ""
-    if hub:
-        head = f'<link rel="stylesheet" href="{html.escape(hub)}static/css/style.min.css">'
-        banner = (
-            f'<nav class="navbar bg-body-tertiary border-bottom mb-3"><div class="container">'
-            f'<img src="{html.escape(hub)}logo" alt="JupyterHub" height="28">'
-            '<span class="navbar-text">mock GitHub</span></div></nav>'
-        )
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>{head}</head>"
-        f'<body>{banner}<main class="container card p-4">{_WARNING}{body}</main></body></html>\n'
-    )
-
-
 def _login_page(
     request: AuthorizationRequest, users: Sequence[MockUser], hub: str | None = None
 ) -> str:
-    hidden = "".join(
-        f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+    """The page to pick a user; its hidden fields post the request back to be re-checked."""
+    hidden = [
+        (name, value)
         for name, value in (
             ("client_id", request.client_id),
             ("redirect_uri", request.redirect_uri),
@@ -173,37 +140,13 @@ def _login_page(
             ("code_challenge_method", request.code_challenge_method),
         )
         if value
-    )
-    items = "".join(
-        f'<li><button type="submit" name="login" value="{html.escape(u.login)}" '
-        'class="btn btn-light border w-100 text-start">'
-        f"<strong>{html.escape(u.login)}</strong> {html.escape(u.name or '')}<br>"
-        f'<span class="orgs">orgs: {html.escape(", ".join(u.orgs) or "none")}</span>'
-        "</button></li>"
-        for u in users
-    )
-    scopes = html.escape(", ".join(request.scopes) or "(none)")
-    body = (
-        '<h1 class="h3">Sign in with mock GitHub</h1>'
-        f"<p>Choose who to be. The app <code>{html.escape(request.client_id)}</code> asks "
-        f"for scopes {scopes} and will receive the code at "
-        f"<code>{html.escape(request.redirect_uri)}</code>.</p>"
-        # Relative action: resolves to /login/oauth/authorize/approve from this page.
-        f'<form method="post" action="authorize/approve">{hidden}'
-        f'<ul class="list-unstyled">'
-        f"{items or '<li>No users are configured under mock_github.users.</li>'}</ul>"
-        '<button type="submit" name="deny" value="1" class="deny btn btn-outline-secondary">'
-        "Cancel</button></form>"
-    )
-    return _page("Sign in - mock GitHub", body, hub)
+    ]
+    return _LOGIN_PAGE.render(request=request, hidden=hidden, users=users, hub=hub)
 
 
 def _error_page(error: OAuthError, hub: str | None = None) -> str:
-    body = (
-        '<h1 class="h3">This sign-in request cannot be completed</h1>'
-        f"<p><code>{html.escape(error.error)}</code>: {html.escape(error.description)}</p>"
-    )
-    return _page("Error - mock GitHub", body, hub)
+    """A refusal that cannot go back to the client: its redirect URI is not trusted."""
+    return _ERROR_PAGE.render(error=error, hub=hub)
 
 
 class _AuthorizeBase(_Base):

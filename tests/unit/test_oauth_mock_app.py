@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -32,6 +33,31 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class _Page(HTMLParser):
+    """The elements, text and hidden fields of a page, as a browser would read them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.hidden: dict[str, str] = {}
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        fields = dict(attrs)
+        if tag == "input" and fields.get("type") == "hidden":
+            self.hidden[fields["name"] or ""] = fields["value"] or ""
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def parse_page(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
 
 
 class MockCase(AsyncHTTPTestCase):
@@ -123,9 +149,10 @@ class TestHealthAndAuthorize(MockCase):
         assert 'action="authorize/approve"' in page
 
     def test_login_page_escapes_request_values(self):
-        page = self.get(self.authorize_path(state='"><script>x</script>')).body.decode()
-        assert "<script>" not in page
-        assert "&quot;&gt;&lt;script&gt;" in page
+        state = '"><script>x</script>'
+        page = parse_page(self.get(self.authorize_path(state=state)).body.decode())
+        assert "script" not in page.tags
+        assert page.hidden["state"] == state
 
     def test_unknown_client_gets_an_error_page_not_a_redirect(self):
         response = self.get(self.authorize_path(client_id="other"))
@@ -376,6 +403,20 @@ class TestApi(MockCase):
 
     def test_single_page_has_no_link_header(self):
         assert "Link" not in self.api("/user/orgs").headers
+
+
+class TestPageEscaping(MockCase):
+    """A display name is whatever its owner typed on GitHub: text on the page, never markup."""
+
+    NAME = '<script>alert("x")</script> Eve'
+
+    def identities(self) -> MockGitHub:
+        return MockGitHub(users=(MockUser(login="eve", id=7000010, name=self.NAME),))
+
+    def test_login_page_escapes_a_users_display_name(self):
+        page = parse_page(self.get(self.authorize_path()).body.decode())
+        assert "script" not in page.tags
+        assert f"eve {self.NAME}" in page.text
 
 
 class TestPagination(MockCase):
