@@ -207,6 +207,12 @@ class DevlabSpawner(DockerSpawner):
         return None
 
     # One pool for all users instead of DockerSpawner's one thread (see docker_workers).
+    # Ten labs stopped at once through the docker-proxy (the hub's only way to the
+    # engine): 13 s on DockerSpawner's thread, 5.2 s on the pool. With the engine's socket
+    # itself (the in-process tests' setup, ten at once on a loaded 2-core machine) the pool
+    # gained nothing: stops 8.8 and 12.6 s on one thread, 12.3 and 14.6 s on eight; starts
+    # 31 and 40 s, 39 and 59 s. Kept for the docker-proxy's figure; measure again there
+    # (a stack's hub, not the in-process one) before dropping it.
     _devlab_executor: ClassVar[ThreadPoolExecutor | None] = None
     # Subnets are chosen from the engine's list of networks: one choice at a time in this
     # hub (the Docker threads), or concurrent starts pick the same one and retry.
