@@ -21,7 +21,8 @@ from devlab.catalog.menu import (
     size_host_config,
     validate_choice,
 )
-from devlab.catalog.models import (
+from devlab.catalog.state import CatalogState, ImageRecord, read_state, write_state
+from devlab.config.catalog import (
     CatalogConfig,
     CatalogImage,
     ImageSource,
@@ -29,7 +30,6 @@ from devlab.catalog.models import (
     PrepullConfig,
     TagPatterns,
 )
-from devlab.catalog.state import CatalogState, ImageRecord, read_state, write_state
 
 if TYPE_CHECKING:
     from devlab.catalog.form import options_from_form, render_form

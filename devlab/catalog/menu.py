@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from devlab.catalog.models import CatalogConfig, LabSize
 from devlab.catalog.state import CatalogState
 from devlab.catalog.tags import ROLE_ORDER, Role, reference_display_name, split_reference
+from devlab.config.catalog import CatalogConfig, LabSize
 
 OPTION_KEYS = ("image", "size")
 FALLBACK_DISPLAY_NAME = "Default lab image"

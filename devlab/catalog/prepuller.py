@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from devlab.catalog.menu import FALLBACK_DISPLAY_NAME
-from devlab.catalog.models import CatalogConfig, ImageSource, is_local_alias
 from devlab.catalog.prepull_engine import EngineError, ImageEngine, ImageGone
 from devlab.catalog.prepull_plan import (
     Action,
@@ -34,6 +33,7 @@ from devlab.catalog.registry import (
 )
 from devlab.catalog.state import CatalogState, ImageRecord, Problem, now, read_state, write_state
 from devlab.catalog.tags import Role, reference_display_name, select_tags
+from devlab.config.catalog import CatalogConfig, ImageSource, is_local_alias
 
 log = logging.getLogger(__name__)
 

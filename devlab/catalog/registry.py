@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from devlab.catalog.models import is_local_alias
+from devlab.config.catalog import is_local_alias
 
 # Without these Accept types distribution 2.8 answers a schema1 manifest, whose digest
 # never matches the engine's RepoDigests; lists and indexes cover multi-platform images.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from devlab.catalog.models import ImageSource, TagPatterns
+from devlab.config.catalog import ImageSource, TagPatterns
 
 
 class Kind(StrEnum):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from devlab.catalog.models import LOCAL_ALIAS, CatalogConfig, is_local_alias, require_unique
+from devlab.config.catalog import LOCAL_ALIAS, CatalogConfig, is_local_alias, require_unique
 from devlab.identity.policy import check_system_id
 from devlab.tutorials import BUILTIN as BUILTIN_TUTORIALS
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from devlab.catalog.models import format_memory
+from devlab.config.catalog import format_memory
 
 SIGKILL_EXIT = 128 + signal.SIGKILL  # what an init (tini) exits with when its child is killed
 

@@ -18,7 +18,6 @@ import docker
 import docker.errors
 import requests
 
-from devlab.catalog.models import LOCAL_ALIAS
 from devlab.catalog.prepull_main import NUDGE
 from devlab.catalog.registry import (
     LOCAL_REGISTRY_USER,
@@ -30,6 +29,7 @@ from devlab.catalog.registry import (
 )
 from devlab.catalog.tags import tags_for_day
 from devlab.config import DevlabConfig
+from devlab.config.catalog import LOCAL_ALIAS
 from devlab.stack import engine
 
 BUILD_REPOSITORY = "devlab/lab"  # where the lab build goes in the local registry

@@ -9,9 +9,9 @@ import pytest
 
 from devlab.catalog.form import OTHER, options_from_form, render_form
 from devlab.catalog.menu import ChoiceError, build_menu, size_host_config, validate_choice
-from devlab.catalog.models import CatalogConfig, LabSize
 from devlab.catalog.state import CatalogState, ImageRecord, read_state, write_state
 from devlab.catalog.tags import Role
+from devlab.config.catalog import CatalogConfig, LabSize
 
 REPO = "127.0.0.1:5000/devlab/lab"
 FALLBACK = "devlab/lab:0.1.0-abc"

@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devlab.catalog.models import ImageSource
 from devlab.catalog.registry import (
     LOCAL_REGISTRY_USER,
     Challenge,
@@ -33,6 +32,7 @@ from devlab.catalog.registry import (
     split_repository,
 )
 from devlab.catalog.tags import select_tags
+from devlab.config.catalog import ImageSource
 
 V2 = "application/vnd.docker.distribution.manifest.v2+json"
 GOOD = "sha256:" + "a" * 64

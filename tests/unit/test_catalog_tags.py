@@ -3,7 +3,6 @@
 import pytest
 from pydantic import ValidationError
 
-from devlab.catalog.models import CatalogConfig, ImageSource, LabSize, TagPatterns
 from devlab.catalog.tags import (
     Kind,
     Role,
@@ -14,6 +13,7 @@ from devlab.catalog.tags import (
     select_tags,
     split_reference,
 )
+from devlab.config.catalog import CatalogConfig, ImageSource, LabSize, TagPatterns
 
 REPO = "127.0.0.1:5000/devlab/lab"
 
