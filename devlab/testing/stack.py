@@ -38,7 +38,33 @@ from devlab.stack.settings import StackSettings, resolve_settings
 from devlab.testing.user import User
 
 TEST_STACK_PREFIX = "devlab-pytest-"
-_OWNED = re.compile(rf"^{TEST_STACK_PREFIX}(\d+)-[0-9a-f]+$")
+# devlab-pytest-<pid>-<pid namespace>-<id>; names without the namespace are older runs'.
+_OWNED = re.compile(rf"^{TEST_STACK_PREFIX}(\d+)-(?:([0-9a-f]+)-)?[0-9a-f]{{8}}$")
+
+
+def pid_namespace() -> str:
+    """This process's PID namespace, as a short tag. A pid means something only in its
+    own namespace: two CI jobs (or containers) sharing one engine each see the other's
+    pids as gone, and must not take the other's stack for a crashed run."""
+    try:
+        return format(os.stat("/proc/self/ns/pid").st_ino, "x")
+    except OSError:  # no procfs: one namespace as far as we can tell
+        return "0"
+
+
+def new_stack_name() -> str:
+    """A test stack's name, which says whose it is: `purge_crashed_runs` reads it."""
+    return f"{TEST_STACK_PREFIX}{os.getpid()}-{pid_namespace()}-{uuid.uuid4().hex[:8]}"
+
+
+def crashed_run(name: str, namespace: str, alive: Callable[[int], bool]) -> bool:
+    """Whether the stack `name` belongs to a run that is gone: made in this PID namespace
+    (`namespace`; older names carry none) by a process that is no longer `alive`."""
+    match = _OWNED.match(name)
+    if match is None:
+        return False
+    pid, made_in = int(match.group(1)), match.group(2)
+    return made_in in (None, namespace) and not alive(pid)
 
 
 def free_port() -> int:
@@ -118,7 +144,7 @@ class DevlabStack:
     ) -> None:
         base = dict(os.environ if env is None else env)
         self.reused = reuse is not None
-        self.name = reuse or f"{TEST_STACK_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.name = reuse or new_stack_name()
         self._own_state: Path | None = None  # a temporary state folder, removed by stop()
         if not self.reused:
             if state_dir is None:
@@ -344,7 +370,10 @@ def _safe(read: Callable[[str], str], what: str) -> str:
 
 
 def purge_crashed_runs() -> list[str]:
-    """Remove every devlab-pytest stack whose owning process is gone; return their names."""
+    """Remove every devlab-pytest stack whose owning process is gone; return their names.
+
+    Stacks made in another PID namespace are left alone: their owner's pid cannot be
+    checked from here."""
     client = engine.connect()
     stacks = set()
     for container in client.containers.list(all=True):
@@ -357,9 +386,9 @@ def purge_crashed_runs() -> list[str]:
             # <stack>_default and the labs' <stack>_lab-<user>; test stacks have no "_".
             stacks.add(network.name.split("_", 1)[0])
     crashed = []
+    namespace = pid_namespace()
     for name in sorted(stacks):
-        match = _OWNED.match(name)
-        if match and not _alive(int(match.group(1))):
+        if crashed_run(name, namespace, _alive):
             engine.purge(client, name)
             crashed.append(name)
     return crashed

@@ -7,8 +7,6 @@ user who ran `pipx install devlab` gets.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 
 import docker
 import requests
@@ -17,7 +15,7 @@ from devlab.hubapi import HubAPI
 from devlab.platform import PACKAGE_DIR
 from devlab.stack.envfile import read_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
-from devlab.testing.stack import TEST_STACK_PREFIX, free_port
+from devlab.testing.stack import free_port, new_stack_name
 
 
 def test_the_installed_wheel_carries_the_whole_stack(installed_devlab):
@@ -53,7 +51,7 @@ def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_d
     shown = installed_devlab.run("devlab", "config", "show", cwd=project)
     assert shown.stdout.splitlines()[0] == f"# {project / 'devlab.yaml'} (from ./devlab.yaml)"
 
-    name = f"{TEST_STACK_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    name = new_stack_name()
     state = installed_devlab.workdir / "state"
     env = {
         "DEVLAB_STACK": name,

@@ -6,7 +6,13 @@ from __future__ import annotations
 import os
 
 from devlab.platform import DEFAULT_CONFIG
-from devlab.testing.stack import TEST_STACK_PREFIX, DevlabStack, stack_compose
+from devlab.testing.stack import (
+    TEST_STACK_PREFIX,
+    DevlabStack,
+    crashed_run,
+    pid_namespace,
+    stack_compose,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -33,7 +39,7 @@ def test_a_given_config_wins_and_each_stack_gets_its_own_name_ports_and_state(tm
     given = tmp_path / "ci.yaml"
     one, two = _stack(tmp_path, given), _stack(tmp_path, given, DEVLAB_STACK="devlab")
     assert one.settings.config_path == two.settings.config_path == given
-    assert one.name.startswith(f"{TEST_STACK_PREFIX}{os.getpid()}-")
+    assert one.name.startswith(f"{TEST_STACK_PREFIX}{os.getpid()}-{pid_namespace()}-")
     assert two.name != one.name  # never the user's own stack, whatever the shell says
     assert one.settings.http_port != 8000
     assert one.settings.state_dir == (tmp_path / "state" / one.name).resolve()
@@ -84,3 +90,21 @@ def test_the_plugin_reads_devlab_test_config_then_the_rootdir_never_devlab_confi
     given = pytester.path / "other.yaml"
     result = pytester.runpytest_inprocess("-s", "--devlab-config", str(given))
     result.stdout.fnmatch_lines([f"*CONFIG {given}*"])
+
+
+def test_a_run_is_crashed_only_when_its_pid_is_gone_in_this_pid_namespace():
+    def gone(pid: int) -> bool:
+        return False
+
+    def alive(pid: int) -> bool:
+        return True
+
+    ours, theirs = "f0000001", "f0000002"
+    assert crashed_run(f"{TEST_STACK_PREFIX}42-{ours}-deadbeef", ours, gone)
+    assert not crashed_run(f"{TEST_STACK_PREFIX}42-{ours}-deadbeef", ours, alive)
+    # Another CI job on the same engine: its pids mean nothing here.
+    assert not crashed_run(f"{TEST_STACK_PREFIX}42-{theirs}-deadbeef", ours, gone)
+    # Names from before namespaces were recorded: judged as before.
+    assert crashed_run(f"{TEST_STACK_PREFIX}42-deadbeef", ours, gone)
+    assert not crashed_run("devlab", ours, gone)
+    assert not crashed_run(f"{TEST_STACK_PREFIX}installed-x", ours, gone)
