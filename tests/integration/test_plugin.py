@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import docker
@@ -63,10 +62,10 @@ def test_a_failing_notebook_names_its_cell(devlab):
 
 def test_a_lab_that_cannot_start_fails_fast_with_the_reason(devlab):
     user = devlab.login("carol")
-    started = time.monotonic()
     with pytest.raises(SpawnError) as info:
         user.spawn(image="devlab/no-such-image:never")
-    assert time.monotonic() - started < 30
+    # Fast: the hub refuses the request itself (no start to wait out), saying why.
+    assert "the hub refused: 400" in str(info.value)
     assert "no-such-image" in str(info.value)
     # This stack's carol only: other stacks on a shared engine have their own carol.
     assert engine.lab_containers(docker.from_env(), devlab.name, "carol") == []

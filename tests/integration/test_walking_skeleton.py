@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
 
 import docker
 import requests
 
 from devlab.stack.engine import lab_containers, leftovers, service_containers
+from devlab.testing.wait import wait_for
 
 
 def test_up_is_healthy_and_prints_the_hub_url(devlab):
@@ -29,9 +29,7 @@ def test_up_again_changes_nothing_and_is_quick(devlab):
             filters={"label": f"com.docker.compose.project={devlab.name}"}
         )
     }
-    started = time.monotonic()
     result = devlab.cli("up", "--port", str(devlab.port))
-    elapsed = time.monotonic() - started
     after = {
         c.name: c.id
         for c in client.containers.list(
@@ -39,8 +37,7 @@ def test_up_again_changes_nothing_and_is_quick(devlab):
         )
     }
     assert after == before
-    assert "Building" not in result.stdout
-    assert elapsed < 60, f"idempotent up took {elapsed:.1f} s"
+    assert "Building" not in result.stdout  # how long it takes: `devlab bench`
 
 
 def test_secrets_are_private_and_never_printed(devlab):
@@ -94,12 +91,12 @@ def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(devlab):
         assert while_down.status_code == 200, while_down.text
     finally:
         hub.start()
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+
+    def hub_healthy() -> bool:
         hub.reload()
-        if hub.attrs["State"].get("Health", {}).get("Status") == "healthy":
-            break
-        time.sleep(1)
+        return hub.attrs["State"].get("Health", {}).get("Status") == "healthy"
+
+    wait_for(hub_healthy, "the restarted hub to be healthy", 90)
     assert api.server("alice")["ready"], "the restarted hub forgot alice's running lab"
     lab.reload()
     assert lab.status == "running"

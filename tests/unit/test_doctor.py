@@ -21,11 +21,9 @@ from devlab.stack.doctor import (
     check_ports,
     check_storage,
     evaluate,
-    gather,
     parse_version,
     render,
 )
-from devlab.stack.settings import resolve_settings
 from devlab.storage.modes import mode_from_filesystems
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,18 +233,3 @@ def test_report_json():
         "fix": "run `devlab up`",
     }
     assert DoctorReport((Check("engine", "ok", "fine"),)).ok
-
-
-@pytest.mark.integration
-def test_gather_on_this_machine_reaches_the_engine(tmp_path):
-    settings = resolve_settings(
-        project_dir=str(REPO), env={"DEVLAB_STATE_DIR": str(tmp_path / "state")}
-    )
-    facts = gather(settings)
-    report = evaluate(facts)
-    engine = report.checks[0]
-    assert (engine.name, engine.status) == ("engine", "ok"), engine.detail
-    assert facts.images is not None
-    assert facts.disks[0].free_bytes is not None
-    assert set(facts.wanted_ports.values()) >= {settings.http_port, settings.nfs_port}
-    assert render(report, color=False)
