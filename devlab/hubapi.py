@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
+
+from devlab.polling import PollTimeout, poll_until
 
 
 class HubAPIError(RuntimeError):
@@ -60,20 +61,26 @@ class HubAPI:
         return self.user(name).get("servers", {}).get("")
 
     def wait_ready(self, name: str, timeout: float = 120) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The user's server once ready; HubAPIError at once if it stops while starting."""
+
+        def ready() -> dict[str, Any] | None:
             server = self.server(name)
-            if server and server.get("ready"):
-                return server
             if server is None:
                 raise HubAPIError(f"{name}'s server stopped while starting; see the hub log")
-            time.sleep(0.2)
-        raise HubAPIError(f"{name}'s server was not ready after {timeout:.0f} s")
+            return server if server.get("ready") else None
+
+        try:
+            return poll_until(ready, f"{name}'s server ready", timeout=timeout, interval=0.2)
+        except PollTimeout as exc:
+            raise HubAPIError(f"{name}'s server was not ready after {timeout:.0f} s") from exc
 
     def wait_stopped(self, name: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.server(name) is None:
-                return
-            time.sleep(0.2)
-        raise HubAPIError(f"{name}'s server was still up after {timeout:.0f} s")
+        try:
+            poll_until(
+                lambda: self.server(name) is None,
+                f"{name}'s server stopped",
+                timeout=timeout,
+                interval=0.2,
+            )
+        except PollTimeout as exc:
+            raise HubAPIError(f"{name}'s server was still up after {timeout:.0f} s") from exc

@@ -16,6 +16,7 @@ from devlab.bench.progress import until_ready
 from devlab.bench.started import LISTENING, POLL, START_TIMEOUT, Started
 from devlab.bench.timeline import first_match
 from devlab.hubapi import HubAPI, HubAPIError
+from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine, lifecycle
 from devlab.stack.settings import StackSettings
 
@@ -56,13 +57,17 @@ class Hub:
 
     def routed(self, api: HubAPI, name: str) -> float:
         """When the user's server answers through the proxy (its /api, as the hub polls)."""
-        deadline = time.time() + 30
-        while time.time() < deadline:
+
+        def answered() -> float | None:
             with contextlib.suppress(requests.RequestException):
                 if api.request("GET", f"/user/{name}/api").status_code == 200:
                     return time.time()
-            time.sleep(POLL)
-        raise HubAPIError(f"/user/{name}/api did not answer 200 through the proxy")
+            return None
+
+        try:
+            return poll_until(answered, f"/user/{name}/api", timeout=30, interval=POLL)
+        except PollTimeout as exc:
+            raise HubAPIError(f"/user/{name}/api did not answer 200 through the proxy") from exc
 
     def stop(self, api: HubAPI, name: str) -> float:
         """Stop the user's server; how long until the hub said it was stopped."""

@@ -6,11 +6,12 @@ requests only: `devlab bench` logs in without the test extra.
 from __future__ import annotations
 
 import re
-import time
 from html import unescape
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+
+from devlab.polling import PollTimeout, poll_until
 
 
 class LoginError(RuntimeError):
@@ -118,17 +119,20 @@ def open_lab(
     hub = hub_url.rstrip("/")
     post_spawn_form(session, hub_url, username, options, timeout)
     lab = f"{hub}/user/{username}/lab"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def lab_answers() -> bool:
         # Until the lab is up the hub answers with its pending page; once up, the lab's
         # own OAuth handshake with the hub sets the lab cookie on the way to /lab.
         reply = session.get(lab, timeout=timeout)
-        if reply.status_code == 200 and reply.url.split("?")[0] == lab:
-            status = session.get(f"{hub}/user/{username}/api/status", timeout=timeout)
-            if status.status_code == 200:
-                return
-        time.sleep(0.5)
-    raise LoginError(f"{username}'s lab did not answer within {timeout:.0f} s")
+        if reply.status_code != 200 or reply.url.split("?")[0] != lab:
+            return False
+        status = session.get(f"{hub}/user/{username}/api/status", timeout=timeout)
+        return status.status_code == 200
+
+    try:
+        poll_until(lab_answers, f"{username}'s lab", timeout=timeout, interval=0.5)
+    except PollTimeout as exc:
+        raise LoginError(f"{username}'s lab did not answer within {timeout:.0f} s") from exc
 
 
 def _form_action(html: str) -> str | None:

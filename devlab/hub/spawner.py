@@ -46,6 +46,7 @@ from devlab.hub.stops import StopReason, why_stopped
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
+from devlab.polling import poll_until
 from devlab.storage import OwnershipConflict, apply_plan, plan_for
 from devlab.storage.engine import archive_text, ensure_nfs_volume
 from devlab.storage.modes import EXPORTS, lab_volumes, volume_name
@@ -416,26 +417,31 @@ class DevlabSpawner(DockerSpawner):
         died); should the engine still hold the lab's endpoint, the network refuses removal
         ("has active endpoints"), so the removal is tried again.
         """
-        deadline = time.monotonic() + NETWORK_REMOVAL_TIMEOUT
-        while True:
-            try:
-                network = self.client.inspect_network(self.network_name)
-            except NotFound:
-                return
-            for container in network.get("Containers") or {}:
-                with contextlib.suppress(NotFound, APIError):  # the lab may be going already
-                    self.client.disconnect_container_from_network(
-                        container, network["Id"], force=True
-                    )
-            try:
-                self.client.remove_network(network["Id"])
-                return
-            except NotFound:
-                return
-            except APIError as exc:
-                if "active endpoints" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
+        poll_until(
+            self._try_remove_lab_network,
+            f"the engine to release network {self.network_name}",
+            timeout=NETWORK_REMOVAL_TIMEOUT,
+            interval=0.1,
+        )
+
+    def _try_remove_lab_network(self) -> bool:
+        """Whether the lab's network is gone; False while the engine holds an endpoint."""
+        try:
+            network = self.client.inspect_network(self.network_name)
+        except NotFound:
+            return True
+        for container in network.get("Containers") or {}:
+            with contextlib.suppress(NotFound, APIError):  # the lab may be going already
+                self.client.disconnect_container_from_network(container, network["Id"], force=True)
+        try:
+            self.client.remove_network(network["Id"])
+        except NotFound:
+            pass
+        except APIError as exc:
+            if "active endpoints" not in str(exc):
+                raise
+            return False
+        return True
 
     async def _wait_until_listening(self, address: tuple[str, int]) -> None:
         """Return once the lab accepts connections.

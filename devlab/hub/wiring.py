@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from devlab.hub.proxy import DevlabProxy
 from devlab.hub.spawner import SERVER_TEMPLATES, DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
 from devlab.identity.github import identity_from_github
+from devlab.polling import PollTimeout, poll_until
 from devlab.tutorials import BUILTIN_DIR as BUILTIN_TUTORIALS_DIR
 from devlab.tutorials.repository import publish as publish_tutorials
 
@@ -130,18 +130,21 @@ def wait_for_engine(timeout: float = 60) -> None:
     JupyterHub polls every lab it believes running as it starts; a poll that cannot reach
     the engine forgets the lab and leaves its stopped container and network behind.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+    errors: list[Exception] = []
+
+    def answers() -> bool:
         try:
-            docker.from_env(timeout=5).ping()
-            return
+            return bool(docker.from_env(timeout=5).ping())
         except (DockerException, RequestException) as exc:
-            if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"the Docker engine does not answer through docker-proxy: {exc}"
-                ) from exc
+            errors.append(exc)
             print(f"waiting for docker-proxy: {exc}", file=sys.stderr, flush=True)
-            time.sleep(0.5)
+            return False
+
+    try:
+        poll_until(answers, "the Docker engine to answer", timeout=timeout, interval=0.5)
+    except PollTimeout as exc:
+        why = errors[-1] if errors else exc
+        raise SystemExit(f"the Docker engine does not answer through docker-proxy: {why}") from exc
 
 
 def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:

@@ -16,6 +16,7 @@ from docker.errors import NotFound
 
 from devlab.catalog.state import parse_state
 from devlab.config import DevlabConfig, lab_build_paths, load_config
+from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine, ports, publish
 from devlab.stack.compose import ComposeError, check_compose, run_compose
 from devlab.stack.envfile import compose_env, read_env_file, spawn_image, write_env_file
@@ -294,14 +295,19 @@ def _publish_build(
             "(which tries again)"
         )
         return
-    deadline = time.monotonic() + MENU_WAIT
-    while time.monotonic() < deadline:
+
+    def menu_updated() -> bool:
         text = engine.read_service_file(client, settings.name, "prepuller", CATALOG_STATE)
         state = parse_state(text) if text else None
-        if state and state.updated_at >= nudged_at:
-            return
-        time.sleep(0.3)
-    say(f"The prepuller has not updated the menu within {MENU_WAIT} s: see `devlab logs prepuller`")
+        return state is not None and state.updated_at >= nudged_at
+
+    try:
+        poll_until(menu_updated, "the prepuller's menu", timeout=MENU_WAIT, interval=0.3)
+    except PollTimeout:
+        say(
+            f"The prepuller has not updated the menu within {MENU_WAIT} s: "
+            "see `devlab logs prepuller`"
+        )
 
 
 def _services(settings: StackSettings, *profile_args: str) -> set[str]:

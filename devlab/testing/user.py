@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -48,16 +47,12 @@ class User:
         )
         if reply.status_code not in (201, 202):
             raise SpawnError(self._explain(f"the hub refused: {reply.status_code} {reply.text}"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            server = self.api.server(self.name)
-            if server is None:
-                raise SpawnError(self._explain("the server stopped while starting"))
-            if server.get("ready"):
-                token = self.api.session.headers["Authorization"].split()[-1]
-                return Lab(self.devlab.hub_url, self.name, token, stop=self.stop_server)
-            time.sleep(0.2)
-        raise SpawnError(self._explain(f"not ready after {timeout:.0f} s"))
+        try:
+            self.api.wait_ready(self.name, timeout)
+        except HubAPIError as exc:
+            raise SpawnError(self._explain(str(exc))) from exc
+        token = self.api.session.headers["Authorization"].split()[-1]
+        return Lab(self.devlab.hub_url, self.name, token, stop=self.stop_server)
 
     def stop_server(self) -> None:
         self.api.stop_server(self.name)

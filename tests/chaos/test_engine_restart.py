@@ -22,8 +22,8 @@ import docker
 import pytest
 import requests
 
+from devlab.polling import poll_until
 from devlab.stack import engine
-from devlab.testing.wait import wait_for
 
 RESTART_COMMAND = "DEVLAB_ENGINE_RESTART_COMMAND"
 PAYLOAD = os.urandom(1 << 20).hex()  # 2 MiB of text, a fresh checksum every run
@@ -50,7 +50,7 @@ def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(de
 
     started = time.monotonic()
     subprocess.run(command, shell=True, check=True, timeout=180)
-    wait_for(_engine_answers, "the Docker engine to answer after its restart", 120)
+    poll_until(_engine_answers, "the Docker engine to answer after its restart", timeout=120)
     engine_back = time.monotonic() - started
 
     # Right after the restart, status tells the truth: no lab is reported running while
@@ -66,7 +66,7 @@ def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(de
             "labs have no restart policy: the engine left them stopped"
         )
 
-    wait_for(devlab.hub_answers, "the hub to answer after the engine restart", 180)
+    poll_until(devlab.hub_answers, "the hub to answer after the engine restart", timeout=180)
     hub_back = time.monotonic() - started
 
     def all_services_running() -> bool:
@@ -77,22 +77,24 @@ def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(de
             if s["state"] != "absent"
         )
 
-    wait_for(all_services_running, "every service to run again, healthy", 120)
+    poll_until(all_services_running, "every service to run again, healthy", timeout=120)
 
     # The hub learnt, at its start, that the labs had stopped: no ghost servers, and
     # nothing of theirs left on the engine or in the proxy.
     api = devlab.api()
     for name in users:
-        wait_for(lambda name=name: api.server(name) is None, f"{name}'s server shown stopped", 60)
-    wait_for(
+        poll_until(
+            lambda name=name: api.server(name) is None, f"{name}'s server shown stopped", timeout=60
+        )
+    poll_until(
         lambda: not engine.lab_containers(client, devlab.name),
         "the stopped labs' containers to be removed",
-        60,
+        timeout=60,
     )
-    wait_for(
+    poll_until(
         lambda: not engine.lab_networks(client, devlab.name),
         "the stopped labs' networks to be removed",
-        60,
+        timeout=60,
     )
     routes = api.request("GET", "/hub/api/proxy").json()
     assert [spec for spec, route in routes.items() if "user" in (route.get("data") or {})] == []

@@ -7,9 +7,9 @@ import time
 import docker
 import requests
 
+from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.testing.crash import crash
-from devlab.testing.wait import wait_for
 
 HUB_BACK_WITHIN = 10.0  # seconds from the crash to /hub/health answering
 
@@ -73,12 +73,12 @@ def test_a_hub_restarting_before_docker_proxy_waits_for_it_and_keeps_its_labs(de
             hub.reload()
             return hub.attrs["RestartCount"] > restarts
 
-        wait_for(hub_restarted, "the hub's container to restart", 30)
+        poll_until(hub_restarted, "the hub's container to restart", timeout=30)
         time.sleep(5)  # a hub that did not wait would have polled carol's lab by now
         assert not devlab.hub_answers(), "the hub must wait for docker-proxy before starting"
     finally:
         docker_proxy.start()
-    wait_for(devlab.hub_answers, "the hub to answer once docker-proxy is back", 60)
+    poll_until(devlab.hub_answers, "the hub to answer once docker-proxy is back", timeout=60)
     assert devlab.api().server("carol") is not None, "the hub forgot carol's running lab"
     assert lab.execute("print(6 * 7)").stdout.strip() == "42"
     lab.stop()

@@ -16,8 +16,8 @@ import time
 import docker
 import requests
 
+from devlab.polling import poll_until
 from devlab.stack import engine
-from devlab.testing.wait import wait_for
 
 
 def test_with_the_hub_down_labs_serve_cached_tokens_and_ask_the_rest_to_retry(devlab, chaos_report):
@@ -56,14 +56,14 @@ def test_with_the_hub_down_labs_serve_cached_tokens_and_ask_the_rest_to_retry(de
         assert "retry in 5 seconds" in page.text
     finally:
         hub.start()
-        wait_for(devlab.hub_answers, "the hub to answer after its start", 120)
+        poll_until(devlab.hub_answers, "the hub to answer after its start", timeout=120)
 
     print(f"with the hub down, an unchecked token got its 503 in {answered_in:.2f} s")
     chaos_report.record("hub down: seconds until an unchecked token's 503", answered_in, "s", "-")
     # Back: the same token is checked with the hub and served.
-    wait_for(
+    poll_until(
         lambda: stranger.get(status, timeout=30).status_code == 200,
         "the lab to serve the new token once the hub is back",
-        60,
+        timeout=60,
     )
     assert lab.execute("print(1 + 1)").stdout.strip() == "2"

@@ -21,9 +21,9 @@ import docker
 import pytest
 
 from devlab.hub.labs import LAB_HOST_CONFIG
+from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.testing.lab import Lab
-from devlab.testing.wait import wait_for
 
 HOG, NEIGHBOUR = "alice", "bob"
 ROUND_TRIPS = 5
@@ -163,10 +163,10 @@ def test_a_fork_bomb_is_held_at_the_pids_limit(devlab, quiet, hog_lab, chaos_rep
     limit = container.attrs["HostConfig"]["PidsLimit"]
     assert limit == LAB_HOST_CONFIG["pids_limit"]
     start(lab, FORK_BOMB)
-    wait_for(
+    poll_until(
         lambda: stats(container)["pids_stats"]["current"] >= 0.9 * limit,
         "the fork bomb to fill alice's lab up to its pids limit",
-        60,
+        timeout=60,
     )
     with sampling_pids(container) as pids:
         loud = measure_neighbour(devlab)
@@ -247,7 +247,11 @@ def test_a_memory_hog_is_oom_killed_and_a_killed_lab_shows_why(
     def says_why() -> bool:
         return expected in " ".join(alice.browser.get(home, timeout=10).text.split())
 
-    wait_for(says_why, "alice's home page to say her lab was killed for memory", STOP_SHOWN_WITHIN)
+    poll_until(
+        says_why,
+        "alice's home page to say her lab was killed for memory",
+        timeout=STOP_SHOWN_WITHIN,
+    )
     shown_after = time.monotonic() - killed
     chaos_report.record(
         "memory hog: seconds until the hub shows the lab stopped, with why",
@@ -260,10 +264,10 @@ def test_a_memory_hog_is_oom_killed_and_a_killed_lab_shows_why(
     assert page.status_code == 424  # JupyterHub's "server not running" page
     assert expected in " ".join(page.text.split())
     assert "lab stopped: killed because it ran out of memory" in devlab.logs("hub", tail=500)
-    wait_for(
+    poll_until(
         lambda: not engine.lab_containers(client, devlab.name, HOG),
         "the hub to remove alice's dead lab",
-        30,
+        timeout=30,
     )
     # A new start is a new server: the old reason is gone from the page.
     lab = alice.spawn()

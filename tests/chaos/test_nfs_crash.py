@@ -30,10 +30,10 @@ import docker
 import nfs_rs
 import pytest
 
+from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.testing.crash import crash
 from devlab.testing.lab import Lab, LabError
-from devlab.testing.wait import wait_for
 
 USERS = {"alice": 7000001, "bob": 7000002}  # uid = gid: the user-private group
 RECORD = 139  # bytes: "%08d <64 hex of payload> <64 hex of sha256>\n"
@@ -203,7 +203,7 @@ def test_nfs_server_crash_loses_no_acknowledged_write(devlab, labs, chaos_report
     for writer in nfs_writers:
         writer.start()
     try:
-        wait_for(
+        poll_until(
             lambda: (
                 all(lab_writer_count(lab) >= BEFORE_CRASH for lab in labs.values())
                 and all(w.acked >= BEFORE_CRASH for w in nfs_writers)
@@ -214,12 +214,12 @@ def test_nfs_server_crash_loses_no_acknowledged_write(devlab, labs, chaos_report
         restarts = _nfs(client, devlab.name).attrs["RestartCount"]
         crash(_nfs(client, devlab.name), "ganesha.nfsd")  # the engine restarts it
         crashed = time.monotonic()
-        wait_for(lambda: _back(client, devlab.name, restarts), "nfs healthy again", timeout=60)
+        poll_until(lambda: _back(client, devlab.name, restarts), "nfs healthy again", timeout=60)
         back_after = time.monotonic() - crashed
         # The writers carry on by themselves once the server is back.
         at_back = {user: lab_writer_count(lab) for user, lab in labs.items()}
         nfs_at_back = [w.acked for w in nfs_writers]
-        wait_for(
+        poll_until(
             lambda: (
                 all(
                     lab_writer_count(lab) >= at_back[user] + AFTER_BACK
@@ -242,7 +242,7 @@ def test_nfs_server_crash_loses_no_acknowledged_write(devlab, labs, chaos_report
 
     lost = 0
     for user, lab in labs.items():
-        acked = int(wait_for(partial(_acked, lab), f"{user}'s lab writer stopping", timeout=30))
+        acked = int(poll_until(partial(_acked, lab), f"{user}'s lab writer stopping", timeout=30))
         lost += bytes_lost(lab.read_file(LAB_LOG, binary=True), acked)
     for writer in nfs_writers:
         through_nfs = writer.read_back()

@@ -7,9 +7,9 @@ import time
 import docker
 import requests
 
+from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.testing.crash import crash
-from devlab.testing.wait import wait_for
 
 ROUTES_BACK_WITHIN = 5.0  # seconds from the crash; a behaviour the issue promises
 
@@ -43,7 +43,7 @@ def test_a_crashed_proxy_has_every_lab_routed_again_within_5_s(devlab, chaos_rep
         proxy.reload()
         return proxy.attrs["RestartCount"] > restarts
 
-    wait_for(restarted, "the proxy container to be restarted after its process died", 30)
+    poll_until(restarted, "the proxy container to be restarted after its process died", timeout=30)
     slowest = max(back_after.values(), default=float("inf"))
     print(f"routes back after the proxy crash: {back_after}")
     chaos_report.record("proxy crash: seconds until every lab is routed", slowest, "s", "<= 5")

@@ -18,13 +18,13 @@ import yaml
 
 from devlab.catalog.registry import LOCAL_REGISTRY_USER, MANIFEST_TYPES
 from devlab.platform import DEFAULT_CONFIG
+from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.stack.compose import run_compose
 from devlab.stack.envfile import read_env_file, write_env_file
 from devlab.stack.secrets import read_secret
 from devlab.testing.login import post_spawn_form
 from devlab.testing.user import SpawnError
-from devlab.testing.wait import wait_for
 
 INTERVAL = 3  # seconds between prepull rounds in this test's config
 
@@ -94,11 +94,12 @@ def test_the_prepuller_pulls_what_the_registry_holds_and_the_form_lists_it(devla
     client.images.remove(weekly)  # only the prepuller may bring it back
 
     daily = f"{registry}/devlab/lab:d_2026_11_25"
-    wait_for(
+    poll_until(
         lambda: all(
             images_by_ref(devlab).get(r, {}).get("status") == "pulled" for r in (weekly, daily)
         ),
         "the prepuller to pull the weekly and the daily",
+        timeout=120,
     )
     missing = images_by_ref(devlab)[f"{registry}/devlab/lab:no-such-tag"]
     assert missing["status"] == "failed"
@@ -129,7 +130,7 @@ def test_a_new_daily_appears_in_the_form_within_an_interval(devlab, registry):
     new_daily = f"{registry}/devlab/lab:d_2026_11_26"
     devlab.cli("images", "push", "--tag", "d_2026_11_26")
     alice = devlab.login("alice")
-    wait_for(
+    poll_until(
         lambda: new_daily in alice.browser.get(f"{devlab.hub_url}hub/spawn/alice").text,
         "the new daily in the form",
         timeout=INTERVAL * 2 + 60,  # one round to see it, then the pull

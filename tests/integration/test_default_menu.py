@@ -15,10 +15,10 @@ import pytest
 from devlab.catalog.registry import LOCAL_REGISTRY_USER
 from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
+from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.stack.secrets import read_secret
 from devlab.testing.crash import crash
-from devlab.testing.wait import wait_for
 
 NUDGED_WITHIN = 60  # seconds; the prepuller's own interval is 600
 
@@ -74,8 +74,10 @@ def test_a_push_is_in_the_form_within_seconds(devlab, repository):
     assert ref not in form(devlab, alice)
     pushed = devlab.cli("images", "push", "--tag", tag).stdout
     assert f"Pushed {ref}" in pushed
-    wait_for(
-        lambda: ref in form(devlab, alice), f"{ref} in the spawn form after the push", NUDGED_WITHIN
+    poll_until(
+        lambda: ref in form(devlab, alice),
+        f"{ref} in the spawn form after the push",
+        timeout=NUDGED_WITHIN,
     )
     assert offered(devlab)[ref]["status"] == "pulled"
 
@@ -92,10 +94,10 @@ def test_refresh_brings_a_tag_pushed_behind_devlabs_back(devlab, repository):
     assert ref not in offered(devlab)  # a plain `docker push` nudges nothing
 
     devlab.cli("images", "refresh")
-    wait_for(
+    poll_until(
         lambda: ref in offered(devlab),
         f"{ref} on the menu after `devlab images refresh`",
-        NUDGED_WITHIN,
+        timeout=NUDGED_WITHIN,
     )
 
 
@@ -112,4 +114,4 @@ def test_a_nudged_prepuller_is_still_restarted_after_a_crash(devlab):
         prepuller.reload()
         return prepuller.attrs["RestartCount"] > restarts and prepuller.status == "running"
 
-    wait_for(restarted, "the crashed prepuller to be restarted")
+    poll_until(restarted, "the crashed prepuller to be restarted", timeout=120)

@@ -14,8 +14,8 @@ import shutil
 import docker
 import pytest
 
+from devlab.polling import poll_until
 from devlab.stack.engine import lab_containers, service_containers
-from devlab.testing.wait import wait_for
 
 MIB = 1024**2
 WRITTEN = 160 * MIB  # more than anything else the suite leaves in a home
@@ -87,7 +87,8 @@ def test_with_the_hub_stopped_the_nfs_service_measures(big_home):
         assert {h for fs in disk["filesystems"] for h in fs["holds"]} == {"homes", "project"}
     finally:
         hub.start()
-        wait_for(
+        poll_until(
             lambda: big_home.status()["services"]["hub"]["health"] == "healthy",
             "the hub healthy again after its restart",
+            timeout=120,
         )

@@ -15,8 +15,8 @@ import nbformat
 import pytest
 
 from devlab.config import load_config
+from devlab.polling import poll_until
 from devlab.testing.lab import Lab, LabError
-from devlab.testing.wait import wait_for
 from devlab.tutorials import BUILTIN_DIR
 
 FOLDER = "notebooks/tutorials"
@@ -29,7 +29,7 @@ def alice_lab(devlab) -> Lab:
     assert tutorials.is_builtin
     lab = devlab.login("alice").spawn(size="small")
     # The refresh runs beside the server's start: wait for its line in the log.
-    wait_for(lambda: _refresh_log(lab), "the tutorials refresh to log its result", 60)
+    poll_until(lambda: _refresh_log(lab), "the tutorials refresh to log its result", timeout=60)
     return lab
 
 

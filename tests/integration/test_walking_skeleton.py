@@ -9,8 +9,8 @@ from pathlib import Path
 import docker
 import requests
 
+from devlab.polling import poll_until
 from devlab.stack.engine import lab_containers, leftovers, service_containers
-from devlab.testing.wait import wait_for
 
 
 def test_up_is_healthy_and_prints_the_hub_url(devlab):
@@ -96,7 +96,7 @@ def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(devlab):
         hub.reload()
         return hub.attrs["State"].get("Health", {}).get("Status") == "healthy"
 
-    wait_for(hub_healthy, "the restarted hub to be healthy", 90)
+    poll_until(hub_healthy, "the restarted hub to be healthy", timeout=90)
     assert api.server("alice")["ready"], "the restarted hub forgot alice's running lab"
     lab.reload()
     assert lab.status == "running"
