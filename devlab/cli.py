@@ -250,20 +250,12 @@ def run(args: argparse.Namespace) -> int:
     elif command == "reset":
         return _down(settings, args, volumes=True)
     elif command == "status":
-        info = lifecycle.status(settings)
         usage = disk.report(settings.name)
-        info["disk"] = usage.to_json()
+        info = lifecycle.status(settings).model_copy(update={"disk": usage.to_json()})
         if args.json:
-            print(json.dumps(info, indent=2))
+            print(info.model_dump_json(indent=2))
         else:
-            print(f"stack {info['stack']}: {info['hub_url']} (storage {info['storage_mode']})")
-            for name, svc in info["services"].items():
-                print(f"  {name:<10} {svc['state']:<10} {svc['health'] or '-'}")
-            for lab in info["labs"]:
-                print(f"  lab {lab['user']:<10} {lab['state']}")
-            if info["nfs_access"]:
-                print(f"nfs: {info['nfs_access']}")
-            print("\n".join(usage.render()))
+            print("\n".join([*info.render(), *usage.render()]))
     elif command == "logs":
         lifecycle.require_env(settings)
         follow = ["--follow"] if args.follow else []
@@ -287,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     elif command == "images":
         action = args.images_command or "list"
         if action == "list":
-            print(lab_images.table(lifecycle.status(settings)["images"]))
+            print(lab_images.table(lifecycle.status(settings).images))
         elif action == "build":
             for ref in lab_images.build(settings):
                 print(f"Built {ref}")

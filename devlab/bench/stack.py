@@ -32,13 +32,13 @@ class BenchStack:
         the CPU.
         """
         before = lifecycle.status(settings)
-        if before["labs"]:
-            running = ", ".join(str(lab["user"]) for lab in before["labs"])
+        if before.labs:
+            running = ", ".join(str(lab.user) for lab in before.labs)
             raise BenchError(
                 f"stack {settings.name!r} has labs running ({running}): the bench restarts "
                 "the stack and needs the CPU to itself; stop them, or bench another --stack"
             )
-        was_up = before["services"].get("hub", {}).get("state") == "running"
+        was_up = before.service("hub").state == "running"
         own_config = load_config(settings.config_path)
         bench_settings, config = write_bench_config(settings, users)
         return cls(settings, bench_settings, config, own_config, was_up)
@@ -57,7 +57,10 @@ class BenchStack:
             footprint.up_warm_s = time.time() - tic
 
     def lab_image(self) -> str:
-        return str(lifecycle.status(self.settings)["lab_image"])
+        image = lifecycle.status(self.settings).lab_image
+        if image is None:
+            raise BenchError(f"stack {self.settings.name!r} has no lab image: was it brought up?")
+        return image
 
     def added_users(self) -> bool:
         """Whether the bench's config has mock users the stack's own has not."""

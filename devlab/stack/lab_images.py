@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from devlab.catalog.state import ImageRecord
 from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
 from devlab.stack import engine, lifecycle, publish
@@ -76,21 +77,21 @@ def refresh(settings: StackSettings) -> None:
         )
 
 
-def table(images: list[dict] | None) -> str:
+def table(images: Sequence[ImageRecord] | None) -> str:
     """The prepuller's view of the menu, for people."""
     if not images:
         return "No image state yet: the prepuller publishes it shortly after `devlab up`."
     rows = [("IMAGE", "ROLE", "STATUS", "SIZE", "REFERENCE")]
     for record in images:
-        size = record.get("size_bytes")
-        status = record["status"] + (f" ({record['reason']})" if record.get("reason") else "")
+        size = record.size_bytes
+        status = record.status + (f" ({record.reason})" if record.reason else "")
         rows.append(
             (
-                record["display_name"],
-                record["role"],
+                record.display_name,
+                record.role,
                 status,
                 f"{size / 2**20:.0f} MiB" if size else "-",
-                record["ref"],
+                record.ref,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import socket
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import docker
 from docker.errors import NotFound
 
-from devlab.catalog.state import parse_state
+from devlab.catalog.state import CatalogState, parse_state
 from devlab.config import DevlabConfig, lab_build_paths, load_config
 from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine, ports, publish
@@ -23,6 +22,7 @@ from devlab.stack.envfile import compose_env, read_env_file, spawn_image, write_
 from devlab.stack.images import BUILT_IMAGES, image_tag, project_lab_tag
 from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
 from devlab.stack.settings import StackSettings, TlsChoice, check_exposure
+from devlab.stack.status import ABSENT, LabStatus, ServiceStatus, StackStatus
 from devlab.stack.tls import install_tls
 from devlab.storage import engine as storage_engine
 
@@ -410,35 +410,38 @@ def down(
         )
 
 
-def status(settings: StackSettings) -> dict:
+def status(settings: StackSettings) -> StackStatus:
     values = read_env_file(settings.env_file) or {}
     client = engine.connect()
     states = engine.service_states(client, settings.name)
-    services = {name: {"state": s.state, "health": s.health} for name, s in sorted(states.items())}
+    services = {
+        name: ServiceStatus(state=s.state, health=s.health) for name, s in sorted(states.items())
+    }
     for name in RUNTIME_SERVICES:
-        services.setdefault(name, {"state": "absent", "health": None})
-    labs = [
-        {"user": c.labels.get(engine.LABEL_USER), "container": c.name, "state": c.status}
+        services.setdefault(name, ABSENT)
+    labs = tuple(
+        LabStatus(user=c.labels.get(engine.LABEL_USER), container=c.name, state=c.status)
         for c in engine.lab_containers(client, settings.name)
-    ]
-    return {
-        "stack": settings.name,
-        "images": _catalog_images(client, settings.name),
-        "hub_url": settings.hub_url,
-        "oauth_url": settings.oauth_url
+    )
+    state = _catalog_state(client, settings.name)
+    return StackStatus(
+        stack=settings.name,
+        images=state.images if state else None,
+        hub_url=settings.hub_url,
+        oauth_url=settings.oauth_url
         if "mock-github" in values.get("COMPOSE_PROFILES", "")
         else None,
-        "storage_mode": values.get("DEVLAB_STORAGE_MODE"),
-        "nfs_url": settings.nfs_url if "nfs" in services else None,
-        "nfs_access": nfs_access(values.get("DEVLAB_STORAGE_MODE")) if "nfs" in services else None,
-        "state_dir": str(settings.state_dir),
-        "compose_file": str(settings.compose_file),
-        "config": str(settings.config_path),
-        "hub_image": values.get("DEVLAB_HUB_IMAGE"),
-        "lab_image": spawn_image(values),
-        "services": services,
-        "labs": labs,
-    }
+        storage_mode=values.get("DEVLAB_STORAGE_MODE"),
+        nfs_url=settings.nfs_url if "nfs" in services else None,
+        nfs_access=nfs_access(values.get("DEVLAB_STORAGE_MODE")) if "nfs" in services else None,
+        state_dir=str(settings.state_dir),
+        compose_file=str(settings.compose_file),
+        config=str(settings.config_path),
+        hub_image=values.get("DEVLAB_HUB_IMAGE"),
+        lab_image=spawn_image(values),
+        services=services,
+        labs=labs,
+    )
 
 
 def nfs_access(storage_mode: str | None) -> str:
@@ -454,22 +457,15 @@ def nfs_access(storage_mode: str | None) -> str:
     )
 
 
-def _catalog_images(client: docker.DockerClient, stack: str) -> list[dict] | None:
+def _catalog_state(client: docker.DockerClient, stack: str) -> CatalogState | None:
     """The prepuller's published state (per image: status, digest, size, reason)."""
     text = engine.read_service_file(client, stack, "prepuller", CATALOG_STATE)
-    if text is None:
-        return None
-    state = parse_state(text)
-    return [record.model_dump(mode="json") for record in state.images] if state else None
+    return parse_state(text) if text else None
 
 
 def admin_token(settings: StackSettings) -> str:
     require_env(settings)
     return read_secret(settings.secrets_dir, "admin_api_token")
-
-
-def status_json(settings: StackSettings) -> str:
-    return json.dumps(status(settings), indent=2)
 
 
 def export_homes(settings: StackSettings, out: Path, user: str | None = None) -> Path:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import requests
 from testcontainers.compose import DockerCompose
@@ -35,6 +34,7 @@ from devlab.hubapi import HubAPI
 from devlab.stack import engine, lifecycle
 from devlab.stack.compose import compose_command, compose_environment
 from devlab.stack.settings import StackSettings, resolve_settings
+from devlab.stack.status import StackStatus
 from devlab.testing.user import User
 
 TEST_STACK_PREFIX = "devlab-pytest-"
@@ -236,12 +236,9 @@ class DevlabStack:
 
     def _healthy(self) -> bool:
         try:
-            services = lifecycle.status(self.settings)["services"]
+            return lifecycle.status(self.settings).healthy
         except Exception:
             return False
-        return all(
-            s["health"] in ("healthy", None) and s["state"] == "running" for s in services.values()
-        )
 
     @staticmethod
     def _say(line: str) -> None:
@@ -282,7 +279,7 @@ class DevlabStack:
     def api(self) -> HubAPI:
         return self.admin
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StackStatus:
         return lifecycle.status(self.settings)
 
     def login(

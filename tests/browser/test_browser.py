@@ -84,7 +84,7 @@ def stack_with_tutorials(
 
 def _read_home_file(devlab: DevlabStack, relative: str) -> str:
     """A file in alice's home, read from the homes volume (her lab is stopped by then)."""
-    image = devlab.status()["hub_image"]
+    image = devlab.status().hub_image
     output = docker.from_env().containers.run(
         image,
         ["cat", f"/homes/{USER}/{relative}"],

@@ -57,27 +57,19 @@ def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(de
     # its container is down, whatever the hub (maybe still starting) believes.
     status = devlab.status()
     client = docker.from_env()
-    for reported in status["labs"]:
+    for reported in status.labs:
         (container,) = [
-            c for c in engine.lab_containers(client, devlab.name) if c.name == reported["container"]
+            c for c in engine.lab_containers(client, devlab.name) if c.name == reported.container
         ]
-        assert reported["state"] == container.status, status["labs"]
-        assert reported["state"] != "running", (
+        assert reported.state == container.status, status.labs
+        assert reported.state != "running", (
             "labs have no restart policy: the engine left them stopped"
         )
 
     poll_until(devlab.hub_answers, "the hub to answer after the engine restart", timeout=180)
     hub_back = time.monotonic() - started
 
-    def all_services_running() -> bool:
-        services = devlab.status()["services"]
-        return all(
-            s["state"] == "running" and s["health"] in (None, "healthy")
-            for name, s in services.items()
-            if s["state"] != "absent"
-        )
-
-    poll_until(all_services_running, "every service to run again, healthy", timeout=120)
+    poll_until(lambda: devlab.status().healthy, "every service to run again, healthy", timeout=120)
 
     # The hub learnt, at its start, that the labs had stopped: no ghost servers, and
     # nothing of theirs left on the engine or in the proxy.
@@ -106,4 +98,4 @@ def test_after_an_engine_restart_services_return_and_labs_are_cleanly_stopped(de
     again = devlab.login("alice").spawn()
     assert hashlib.sha256(again.read_file("engine-restart.txt").encode()).hexdigest() == digest
     assert again.execute("print(6 * 7)").stdout.strip() == "42"
-    assert devlab.status()["labs"][0]["state"] == "running"
+    assert devlab.status().labs[0].state == "running"

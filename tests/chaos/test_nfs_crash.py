@@ -194,7 +194,7 @@ def labs(devlab) -> dict[str, Lab]:
 
 
 def test_nfs_server_crash_loses_no_acknowledged_write(devlab, labs, chaos_report):
-    mode = devlab.status()["storage_mode"]
+    mode = devlab.status().storage_mode
     client = docker.from_env()
     lab_ids = {user: engine.lab_containers(client, devlab.name, user)[0].id for user in USERS}
     nfs_writers = [NfsWriter(devlab.nfs_port, user, uid) for user, uid in USERS.items()]

@@ -54,7 +54,7 @@ class NfsStack:
 
 @pytest.fixture(scope="module")
 def nfs_stack(devlab: DevlabStack) -> NfsStack:
-    return NfsStack(devlab.name, devlab.nfs_port, devlab.status()["hub_image"])
+    return NfsStack(devlab.name, devlab.nfs_port, devlab.status().hub_image)
 
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from devlab.catalog.registry import LOCAL_REGISTRY_USER, MANIFEST_TYPES
+from devlab.catalog.state import ImageRecord
 from devlab.platform import DEFAULT_CONFIG
 from devlab.polling import poll_until
 from devlab.stack import engine
@@ -53,8 +54,8 @@ def catalog_config(tmp_path: Path, registry: str) -> Path:
     return path
 
 
-def images_by_ref(devlab) -> dict[str, dict]:
-    return {record["ref"]: record for record in devlab.status()["images"] or []}
+def images_by_ref(devlab) -> dict[str, ImageRecord]:
+    return {record.ref: record for record in devlab.status().images or ()}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def variant_image(base: str) -> str:
 def test_the_prepuller_pulls_what_the_registry_holds_and_the_form_lists_it(devlab, registry):
     devlab.cli("images", "push", "--tag", "recommended", "--tag", "d_2026_11_25")
     client = docker.from_env()
-    lab_image = devlab.status()["lab_image"]
+    lab_image = devlab.status().lab_image
     weekly = f"{registry}/devlab/lab:w_2026_47"
     client.images.get(variant_image(lab_image)).tag(weekly)
     pushed = client.images.push(
@@ -96,14 +97,15 @@ def test_the_prepuller_pulls_what_the_registry_holds_and_the_form_lists_it(devla
     daily = f"{registry}/devlab/lab:d_2026_11_25"
     poll_until(
         lambda: all(
-            images_by_ref(devlab).get(r, {}).get("status") == "pulled" for r in (weekly, daily)
+            (record := images_by_ref(devlab).get(r)) is not None and record.pulled
+            for r in (weekly, daily)
         ),
         "the prepuller to pull the weekly and the daily",
         timeout=120,
     )
     missing = images_by_ref(devlab)[f"{registry}/devlab/lab:no-such-tag"]
-    assert missing["status"] == "failed"
-    assert missing["reason"]
+    assert missing.status == "failed"
+    assert missing.reason
 
     alice = devlab.login("alice")
     form = alice.browser.get(f"{devlab.hub_url}hub/spawn/alice").text

@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from devlab.catalog.registry import LOCAL_REGISTRY_USER
+from devlab.catalog.state import ImageRecord
 from devlab.catalog.tags import tags_for_day
 from devlab.config import load_config
 from devlab.polling import poll_until
@@ -36,8 +37,8 @@ def form(devlab, user) -> str:
     return user.browser.get(f"{devlab.hub_url}hub/spawn/{user.name}").text
 
 
-def offered(devlab) -> dict[str, dict]:
-    return {r["ref"]: r for r in devlab.status()["images"] or [] if r["desired"]}
+def offered(devlab) -> dict[str, ImageRecord]:
+    return {r.ref: r for r in devlab.status().images or () if r.desired}
 
 
 def daily(days_from_today: int) -> str:
@@ -48,8 +49,9 @@ def test_the_first_up_offers_todays_build_from_the_local_registry(devlab, reposi
     today = [f"{repository}:{tag}" for tag in tags_for_day(datetime.date.today())]
     images = offered(devlab)
     for ref in today:
-        assert images.get(ref, {}).get("status") == "pulled", (ref, images)
-    assert images[today[0]]["display_name"].startswith("Recommended")
+        assert ref in images, images
+        assert images[ref].pulled, images[ref]
+    assert images[today[0]].display_name.startswith("Recommended")
 
     alice = devlab.login("alice")
     page = form(devlab, alice)
@@ -79,14 +81,14 @@ def test_a_push_is_in_the_form_within_seconds(devlab, repository):
         f"{ref} in the spawn form after the push",
         timeout=NUDGED_WITHIN,
     )
-    assert offered(devlab)[ref]["status"] == "pulled"
+    assert offered(devlab)[ref].pulled
 
 
 def test_refresh_brings_a_tag_pushed_behind_devlabs_back(devlab, repository):
     tag = daily(2)
     ref = f"{repository}:{tag}"
     client = docker.from_env()
-    client.images.get(devlab.status()["lab_image"]).tag(repository, tag)
+    client.images.get(devlab.status().lab_image).tag(repository, tag)
     password = read_secret(devlab.settings.secrets_dir, "registry_password")
     login = {"username": LOCAL_REGISTRY_USER, "password": password}
     for line in client.images.push(repository, tag, stream=True, decode=True, auth_config=login):

@@ -88,7 +88,7 @@ def test_with_the_hub_stopped_the_nfs_service_measures(big_home):
     finally:
         hub.start()
         poll_until(
-            lambda: big_home.status()["services"]["hub"]["health"] == "healthy",
+            lambda: big_home.status().service("hub").health == "healthy",
             "the hub healthy again after its restart",
             timeout=120,
         )

@@ -71,7 +71,7 @@ def test_the_hub_cannot_escape_through_the_proxy(devlab):
                 **host,
             )
             return client.create_container(
-                {status["lab_image"]!r}, "true", user="7000009:7000009", labels=labels,
+                {status.lab_image!r}, "true", user="7000009:7000009", labels=labels,
                 host_config=client.create_host_config(**config),
             )
 

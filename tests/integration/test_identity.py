@@ -10,6 +10,7 @@ import yaml
 
 from devlab.hubapi import HubAPIError
 from devlab.platform import DEFAULT_CONFIG
+from devlab.stack.status import ServiceStatus
 from devlab.testing.login import LoginError, firstuse_login, github_mock_login, open_lab
 
 
@@ -40,8 +41,8 @@ def variant_config(tmp_path: Path, **auth: object) -> Path:
 
 def test_status_reports_the_mock_provider(devlab):
     status = devlab.status()
-    assert status["oauth_url"] == f"http://127.0.0.1:{devlab.oauth_port}"
-    assert status["services"]["oauth"] == {"state": "running", "health": "healthy"}
+    assert status.oauth_url == f"http://127.0.0.1:{devlab.oauth_port}"
+    assert status.service("oauth") == ServiceStatus(state="running", health="healthy")
 
 
 def test_alice_logs_in_through_the_mock_and_her_lab_has_her_ids(devlab):

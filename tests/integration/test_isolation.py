@@ -123,7 +123,7 @@ def test_devlab_check_isolation_counts_no_reachable_internal_port(devlab, two_la
     report = json.loads(result.stdout)
     assert report["internal_ports_reached"] == 0, report
     assert report["ok"], [p for p in report["probes"] if not p["ok"]]
-    assert "labs cannot reach it" in devlab.status()["nfs_access"]
+    assert "labs cannot reach it" in devlab.status().nfs_access
     probed = {p["name"] for p in report["probes"]}
     assert "bob's lab" in probed
     assert any(name.startswith("nfs by") for name in probed)

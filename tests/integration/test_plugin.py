@@ -77,7 +77,7 @@ def test_crashed_runs_are_cleaned_at_the_next_start(devlab):
     client = docker.from_env()
     ghost = "devlab-pytest-999999999-deadbeef"  # no such pid
     network = client.networks.create(f"{ghost}_default")
-    image = devlab.status()["hub_image"]
+    image = devlab.status().hub_image
     container = client.containers.create(
         image, ["true"], labels={"com.docker.compose.project": ghost}, network=network.name
     )

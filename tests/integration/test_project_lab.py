@@ -48,7 +48,7 @@ def project(devlab, tmp_path_factory):
     (folder / "lab" / "marker.txt").write_text(f"built {uuid.uuid4().hex}\n")
     path = project_config(folder, {"context": "lab"})  # relative to devlab.yaml's folder
     devlab.up(config=path)
-    image = devlab.status()["lab_image"]
+    image = devlab.status().lab_image
     yield path, image
     devlab.up()  # the session's own config for later modules
     docker.from_env().images.remove(image)
@@ -57,7 +57,7 @@ def project(devlab, tmp_path_factory):
 def test_the_hub_spawns_the_projects_image_as_the_user(devlab, project):
     path, image = project
     assert image.startswith("devlab/project-lab:")
-    fallback = [r["ref"] for r in devlab.status()["images"] or [] if r["role"] == "fallback"]
+    fallback = [r.ref for r in devlab.status().images or () if r.role == "fallback"]
     assert fallback == [image]  # what the prepuller offers when the menu has nothing else
 
     lab = devlab.login("alice").spawn()
@@ -86,7 +86,7 @@ def test_a_warm_up_does_not_rebuild_it(devlab, project):
     # Only this image's line: devlab's own may rebuild when its checkout changed meanwhile.
     assert f"Building {image}" not in result.stdout + result.stderr
     assert docker.from_env().images.get(image).id == before
-    assert devlab.status()["lab_image"] == image
+    assert devlab.status().lab_image == image
 
 
 def test_a_missing_context_is_named_by_up_and_doctor_before_anything_starts(devlab, tmp_path):

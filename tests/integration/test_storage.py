@@ -59,8 +59,8 @@ def test_the_storage_mode_is_the_one_this_engine_supports(devlab):
     """The packaged config says `auto`: NFS where the engine's kernel can mount it (none
     here), else the volumes directly."""
     status = devlab.status()
-    expected, why = detect_mode(docker.from_env(), status["hub_image"])
-    assert status["storage_mode"] == expected, why
+    expected, why = detect_mode(docker.from_env(), status.hub_image)
+    assert status.storage_mode == expected, why
 
 
 def test_home_is_private_and_seeded(labs):

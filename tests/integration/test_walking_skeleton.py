@@ -11,13 +11,14 @@ import requests
 
 from devlab.polling import poll_until
 from devlab.stack.engine import lab_containers, leftovers, service_containers
+from devlab.stack.status import ServiceStatus
 
 
 def test_up_is_healthy_and_prints_the_hub_url(devlab):
     status = devlab.status()
-    assert status["hub_url"] == devlab.hub_url
+    assert status.hub_url == devlab.hub_url
     for service in ("hub", "proxy"):
-        assert status["services"][service] == {"state": "running", "health": "healthy"}
+        assert status.service(service) == ServiceStatus(state="running", health="healthy")
     assert requests.get(f"{devlab.hub_url}hub/api/", timeout=10).status_code == 200
 
 
@@ -41,7 +42,7 @@ def test_up_again_changes_nothing_and_is_quick(devlab):
 
 
 def test_secrets_are_private_and_never_printed(devlab):
-    state = devlab.status()["state_dir"]
+    state = devlab.status().state_dir
     result = devlab.cli("up", "--port", str(devlab.port))
     token = devlab.cli("token").stdout.strip()
     assert token not in result.stdout + result.stderr
@@ -62,7 +63,7 @@ def test_hub_and_lab_start_without_jsonschemas_slow_iri_checker(devlab):
     (hub,) = service_containers(client, devlab.name, "hub")
     assert hub.exec_run(check).exit_code == 0
     client.containers.run(
-        devlab.status()["lab_image"], check, remove=True, network_mode="none", entrypoint=[]
+        devlab.status().lab_image, check, remove=True, network_mode="none", entrypoint=[]
     )
 
 
@@ -81,7 +82,7 @@ def test_a_lab_spawns_runs_as_its_user_and_survives_a_hub_restart(devlab):
     assert lab.attrs["Config"]["User"] == "7000001:7000001"
     uid = lab.exec_run(["id", "-u"]).output.decode().strip()
     assert uid == "7000001"
-    assert devlab.status()["labs"][0]["user"] == "alice"
+    assert devlab.status().labs[0].user == "alice"
 
     # The hub is down: the lab keeps its route through the proxy and keeps running.
     (hub,) = service_containers(client, devlab.name, "hub")
@@ -128,4 +129,4 @@ def test_deleting_volumes_needs_confirmation(devlab):
     result = devlab.cli("down", "--volumes", check=False)
     assert result.returncode == 1
     assert "--yes" in result.stderr
-    assert devlab.status()["services"]["hub"]["state"] == "running"
+    assert devlab.status().service("hub").state == "running"
