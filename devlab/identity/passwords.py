@@ -11,7 +11,6 @@ and applies the `decide` outcome; the CLI generates and hashes what it hands out
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -22,10 +21,9 @@ import bcrypt
 # Lower case letters and digits without the look-alikes 0/o, 1/l/i: read off a printout
 # or a projector and typed on any keyboard.
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+# 12 symbols of 31: 59 bits. Guessing happens online, one bcrypt check per try.
 GROUPS = 3
 GROUP_LENGTH = 4
-# 12 symbols of 31: 59 bits. Guessing happens online, one bcrypt check per try.
-ENTROPY_BITS = GROUPS * GROUP_LENGTH * math.log2(len(ALPHABET))
 _BCRYPT_HASH = re.compile(rb"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 REFUSED = "Invalid username or password"

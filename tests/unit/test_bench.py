@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 import yaml
@@ -45,9 +44,8 @@ from devlab.bench.timeline import (
 from devlab.config import load_config
 from devlab.hub.labs import LAB_HOST_CONFIG, READ_ONLY_ROOT
 from devlab.hubapi import HubAPIError
+from devlab.platform import DEFAULT_CONFIG
 from devlab.stack import engine
-
-DEFAULT_CONFIG = Path(devlab.__file__).parent / "platform" / "config" / "devlab.yaml"
 
 # Statistics.
 

@@ -167,16 +167,11 @@ def test_reference_display_name_from_tag_or_ref():
 # Config validation -------------------------------------------------------------------------
 
 
-def test_memory_strings_and_defaults():
+def test_memory_strings_and_the_summary_a_size_shows():
     size = LabSize(name="x", cpu_guarantee=0.5, cpu_limit=1, mem_guarantee="512M", mem_limit="8G")
     assert (size.mem_guarantee, size.mem_limit) == (512 * 2**20, 8 * 2**30)
     assert size.summary == "0.5 to 1 core, 512 MB to 8 GB memory"
-    defaults = CatalogConfig()
-    assert defaults.default_size_name == "small"
-    assert max(s.cpu_limit for s in defaults.sizes) == 4
-    assert max(s.mem_limit for s in defaults.sizes) == 8 * 2**30
-    assert min(s.cpu_guarantee for s in defaults.sizes) == 0.5
-    assert not defaults.configured
+    assert not CatalogConfig().configured  # no image listed: the local build is offered
 
 
 @pytest.mark.parametrize(

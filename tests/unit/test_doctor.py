@@ -1,8 +1,8 @@
-"""devlab doctor: verdicts and messages from hand-made facts, and facts from this machine."""
+"""devlab doctor: verdicts and messages from hand-made facts (the facts gathered from
+this machine's engine: tests/integration/test_doctor_facts.py)."""
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +26,6 @@ from devlab.stack.doctor import (
 )
 from devlab.storage.modes import mode_from_filesystems
 
-REPO = Path(__file__).resolve().parents[2]
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 GOOD = Facts(
     engine_version="20.10.24+dfsg1",

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
+from devlab.config import load_config
 from devlab.hub.authenticators import FIRSTUSE_TEMPLATES, DevlabFirstUseAuthenticator
 from devlab.hub.proxy import DevlabProxy
 from devlab.hub.spawner import SERVER_TEMPLATES, DevlabSpawner
@@ -21,7 +22,9 @@ def test_hub_keeps_labs_and_uses_the_external_proxy(hub_env):
     assert c.JupyterHub.proxy_class is DevlabProxy
     # The routing API's alias exists only on the stack network, which labs are not on.
     assert c.ConfigurableHTTPProxy.api_url == "http://proxy-api:8001"
-    assert len(c.ConfigurableHTTPProxy.auth_token) == 64
+    # The proxy service reads the same secret file: a generated token would lock it out.
+    secret = Path(hub_env["DEVLAB_SECRETS_PATH"]) / "proxy_auth_token"
+    assert c.ConfigurableHTTPProxy.auth_token == secret.read_text().strip()
     assert c.JupyterHub.spawner_class is DevlabSpawner
 
 
@@ -31,7 +34,7 @@ def test_labs_are_hardened_labelled_and_each_on_its_own_network(hub_env):
     spawner = c.DevlabSpawner
     # No shared network is configured: each spawner names its lab's own (devlab.hub.networks).
     assert "network_name" not in spawner
-    assert spawner.network_pool == "10.213.0.0/16"
+    assert spawner.network_pool == load_config(DEFAULT_CONFIG).lab.network_pool
     assert spawner.image == "devlab/lab:test"
     assert spawner.stack_name == "s1"
     assert spawner.use_internal_ip is True

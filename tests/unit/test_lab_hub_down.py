@@ -106,7 +106,3 @@ def test_a_hub_gone_mid_request_is_the_hub_being_unreachable():
 )
 def test_errors_from_a_hub_that_answered_are_left_alone(error):
     assert not hub_down.hub_unreachable(error)
-
-
-def test_the_message_says_to_retry_after_the_header_s_seconds():
-    assert f"retry in {hub_down.RETRY_AFTER_SECONDS} seconds" in hub_down.MESSAGE

@@ -29,8 +29,15 @@ def test_a_full_pool_says_how_to_fix_it():
         free_subnet("10.213.0.0/28", ["10.213.0.0/29", "10.213.0.8/29"])
 
 
+def test_the_default_pool_is_clear_of_dockers_own_address_pools():
+    """Docker's default bridge and its default-address-pools for Compose networks
+    (172.17-31.x and 192.168.x): lab subnets taken from there would clash with them."""
+    pool = ipaddress.ip_network(DevlabConfig().lab.network_pool)
+    for dockers in ("172.16.0.0/12", "192.168.0.0/16"):
+        assert not pool.overlaps(ipaddress.ip_network(dockers)), dockers
+
+
 def test_the_pool_is_validated_with_its_key(tmp_path):
-    assert DevlabConfig().lab.network_pool == "10.213.0.0/16"
     path = tmp_path / "devlab.yaml"
     path.write_text("lab:\n  network_pool: 10.0.0.0/30\n")
     with pytest.raises(ConfigError, match="network_pool"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 
@@ -71,9 +72,11 @@ def test_a_source_must_still_name_a_registry():
         parse_config("local_registry: true\ncatalog: {sources: [{repository: devlab/lab}]}")
 
 
-def test_the_nudge_is_the_signal_the_prepuller_waits_for():
-    assert NUDGE_COMMAND == ["sh", "-c", "kill -HUP 1"]
-    assert NUDGE is signal.SIGHUP
+def test_the_nudge_command_sends_the_signal_the_prepuller_waits_for_to_its_process():
+    shell, flag, script = NUDGE_COMMAND
+    assert (shell, flag) == ("sh", "-c")
+    # PID 1 of the prepuller's container, where tini passes the signal on.
+    assert shlex.split(script) == ["kill", f"-{NUDGE.name.removeprefix('SIG')}", "1"]
 
 
 def test_a_nudge_ends_the_prepullers_wait_and_one_sent_mid_round_is_kept():
