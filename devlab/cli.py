@@ -16,6 +16,7 @@ from devlab.config import ConfigError, load_config
 from devlab.config.starter import StarterExists, write_starter
 from devlab.hubapi import HubAPIError
 from devlab.identity.roster import RosterError, parse_roster
+from devlab.platform import defaults
 from devlab.stack import disk, doctor, isolation, lab_images, lifecycle, users
 from devlab.stack.compose import ComposeError, run_compose
 from devlab.stack.engine import EngineError
@@ -42,7 +43,9 @@ CONFIG_HELP = "platform config [DEVLAB_CONFIG, ./devlab.yaml, the packaged defau
 
 def _stack_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", help="stack (Compose project) name [DEVLAB_STACK, devlab]")
+    common.add_argument(
+        "--stack", help=f"stack (Compose project) name [DEVLAB_STACK, {defaults.STACK}]"
+    )
     common.add_argument(
         "--project-dir", help="a devlab checkout to run instead of the installed devlab"
     )
@@ -61,15 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", parents=[common], help="check, build what is missing, start")
     up.add_argument("--config", help=CONFIG_HELP)
     up.add_argument("--profile", help="a profile from the config, e.g. workshop")
-    up.add_argument("--port", type=int, help="hub port on the host [DEVLAB_HTTP_PORT, 8000]")
     up.add_argument(
-        "--oauth-port", type=int, help="mock GitHub port on the host [DEVLAB_OAUTH_PORT, 8090]"
+        "--port", type=int, help=f"hub port on the host [DEVLAB_HTTP_PORT, {defaults.HTTP_PORT}]"
     )
-    up.add_argument("--nfs-port", type=int, help="NFS port on the host [DEVLAB_NFS_PORT, 12049]")
     up.add_argument(
-        "--registry-port", type=int, help="local registry port [DEVLAB_REGISTRY_PORT, 5000]"
+        "--oauth-port",
+        type=int,
+        help=f"mock GitHub port on the host [DEVLAB_OAUTH_PORT, {defaults.OAUTH_PORT}]",
     )
-    up.add_argument("--bind", help="host address to publish on [127.0.0.1]; others need TLS")
+    up.add_argument(
+        "--nfs-port", type=int, help=f"NFS port on the host [DEVLAB_NFS_PORT, {defaults.NFS_PORT}]"
+    )
+    up.add_argument(
+        "--registry-port",
+        type=int,
+        help=f"local registry port [DEVLAB_REGISTRY_PORT, {defaults.REGISTRY_PORT}]",
+    )
+    up.add_argument(
+        "--bind", help=f"host address to publish on [DEVLAB_BIND, {defaults.BIND}]; others need TLS"
+    )
     up.add_argument("--public-host", help="the name participants use to reach this machine")
     up.add_argument("--tls-cert", help="TLS certificate (PEM) for --bind beyond loopback")
     up.add_argument("--tls-key", help="its private key (PEM)")

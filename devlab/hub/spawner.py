@@ -46,6 +46,7 @@ from devlab.hub.stops import StopReason, why_stopped
 from devlab.identity import Identity, IdentityError
 from devlab.identity.github import identity_from_auth_state
 from devlab.identity.passwd import group_for, passwd_for
+from devlab.platform import defaults
 from devlab.polling import poll_until
 from devlab.storage import OwnershipConflict, apply_plan, plan_for
 from devlab.storage.engine import archive_text, ensure_nfs_volume
@@ -76,7 +77,7 @@ class DevlabSpawner(DockerSpawner):
     """
 
     stack_name = Unicode(
-        "devlab", config=True, help="Compose project name; every lab is labelled with it."
+        defaults.STACK, config=True, help="Compose project name; every lab is labelled with it."
     )
     storage_mode = Unicode(
         "volume",

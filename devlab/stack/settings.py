@@ -8,15 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from devlab.platform import DEFAULT_CONFIG, PLATFORM_DIR
+from devlab.platform import DEFAULT_CONFIG, PLATFORM_DIR, defaults
 
-DEFAULT_STACK = "devlab"
-DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
-DEFAULT_HTTP_PORT = 8000
-DEFAULT_OAUTH_PORT = 8090
-DEFAULT_NFS_PORT = 12049
-DEFAULT_REGISTRY_PORT = 5000
-DEFAULT_BIND = "127.0.0.1"
 # Compose project names: lower-case letters, digits, dashes and underscores.
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -169,7 +162,7 @@ def resolve_settings(
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
 
-    name = stack or env.get("DEVLAB_STACK") or DEFAULT_STACK
+    name = stack or env.get("DEVLAB_STACK") or defaults.STACK
     if not STACK_NAME.match(name):
         raise SettingsError(
             f"stack name {name!r} is not usable as a Compose project name: use lower-case "
@@ -180,11 +173,11 @@ def resolve_settings(
     root = platform_dir(Path(given).resolve()) if given else PLATFORM_DIR
     packaged = root / DEFAULT_CONFIG.relative_to(PLATFORM_DIR)
     config_choice = discover_config(config, env, cwd, packaged)
-    http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), DEFAULT_HTTP_PORT, "--port")
-    oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), DEFAULT_OAUTH_PORT, "--oauth-port")
-    nfs = _port(nfs_port, env.get("DEVLAB_NFS_PORT"), DEFAULT_NFS_PORT, "--nfs-port")
+    http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), defaults.HTTP_PORT, "--port")
+    oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), defaults.OAUTH_PORT, "--oauth-port")
+    nfs = _port(nfs_port, env.get("DEVLAB_NFS_PORT"), defaults.NFS_PORT, "--nfs-port")
     registry = _port(
-        registry_port, env.get("DEVLAB_REGISTRY_PORT"), DEFAULT_REGISTRY_PORT, "--registry-port"
+        registry_port, env.get("DEVLAB_REGISTRY_PORT"), defaults.REGISTRY_PORT, "--registry-port"
     )
     if len({http_port, oauth, nfs, registry}) < 4:
         raise SettingsError(
@@ -199,7 +192,7 @@ def resolve_settings(
             f"DEVLAB_CA_BUNDLE={ca} is not a file: point it at a PEM bundle, or unset it"
         )
 
-    bind_address = bind or env.get("DEVLAB_BIND") or DEFAULT_BIND
+    bind_address = bind or env.get("DEVLAB_BIND") or defaults.BIND
     tls = _tls_choice(bind_address, tls_cert, tls_key, tls_self_signed)
     return StackSettings(
         name=name,
@@ -212,7 +205,7 @@ def resolve_settings(
         nfs_port=nfs,
         registry_port=registry,
         bind=bind_address,
-        base_image=env.get("DEVLAB_BASE_IMAGE") or DEFAULT_BASE_IMAGE,
+        base_image=env.get("DEVLAB_BASE_IMAGE") or defaults.BASE_IMAGE,
         ca_bundle=ca_bundle,
         profile=profile or env.get("DEVLAB_PROFILE") or None,
         tls=tls,

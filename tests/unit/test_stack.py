@@ -1,5 +1,6 @@
 """Stack settings, secrets, the env file and content-addressed image tags."""
 
+import re
 import stat
 from pathlib import Path
 
@@ -155,3 +156,19 @@ def test_compose_never_sees_the_callers_devlab_variables():
         {"PATH": "/bin", "DEVLAB_STACK": "other", "COMPOSE_PROJECT_NAME": "x", "HOME": "/root"}
     )
     assert env == {"PATH": "/bin", "HOME": "/root"}
+
+
+def test_compose_reads_every_value_from_the_env_file_and_keeps_no_defaults(tmp_path):
+    """compose.yaml requires what `devlab up` writes, and defaults nothing it writes: a
+    default there would be a second source that silently wins when the env file lacks it."""
+    text = (PLATFORM_DIR / "compose.yaml").read_text()
+    values = compose_env(
+        settings(tmp_path),
+        images={"hub": "h:1", "lab": "l:1", "nfs": "n:1"},
+        ca_bundle=tmp_path / "ca.pem",
+    )
+    required = set(re.findall(r"\$\{(DEVLAB_\w+):\?", text))
+    assert required, "compose.yaml names no required variable: the pattern is wrong"
+    assert required - values.keys() == set()
+    defaulted = dict(re.findall(r"\$\{(DEVLAB_\w+):-([^}$]+)\}", text))
+    assert {name: default for name, default in defaulted.items() if name in values} == {}
