@@ -11,7 +11,10 @@ from pathlib import Path
 
 import devlab
 from devlab.config import LabBuildPaths
-from devlab.stack.settings import StackSettings
+from devlab.stack.settings import StackSettings, TlsChoice
+
+TLS_OWN = "own"  # the organiser's --tls-cert/--tls-key, copied into the state's tls dir
+TLS_SELF_SIGNED = "self-signed"  # made by devlab (--tls-self-signed)
 
 
 def compose_env(
@@ -44,6 +47,8 @@ def compose_env(
         "DEVLAB_PUBLIC_HOST": settings.public_host or "",
         "DEVLAB_TLS_DIR": str(settings.tls_dir),
         "DEVLAB_PROXY_SCHEME": "https" if settings.tls else "http",
+        # Where the certificate came from, so later commands act on the same choice.
+        "DEVLAB_TLS": tls_source(settings.tls),
         "DEVLAB_PROXY_TLS_ARGS": (
             "--ssl-cert /etc/devlab/tls/cert.pem --ssl-key /etc/devlab/tls/key.pem"
             if settings.tls
@@ -65,6 +70,13 @@ def compose_env(
         "DEVLAB_UID": str(os.getuid()),
         "DEVLAB_GID": str(os.getgid()),
     }
+
+
+def tls_source(tls: TlsChoice | None) -> str:
+    """How compose.env records the TLS choice (as_brought_up reads it back)."""
+    if tls is None:
+        return ""
+    return TLS_SELF_SIGNED if tls.self_signed else TLS_OWN
 
 
 def spawn_image(values: dict[str, str]) -> str | None:

@@ -18,7 +18,14 @@ from devlab.config import DevlabConfig, lab_build_paths, load_config
 from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine, ports, publish
 from devlab.stack.compose import ComposeError, check_compose, run_compose
-from devlab.stack.envfile import compose_env, read_env_file, spawn_image, write_env_file
+from devlab.stack.envfile import (
+    TLS_OWN,
+    TLS_SELF_SIGNED,
+    compose_env,
+    read_env_file,
+    spawn_image,
+    write_env_file,
+)
 from devlab.stack.images import BUILT_IMAGES, image_tag, project_lab_tag
 from devlab.stack.secrets import ensure_secrets, install_secret, read_secret
 from devlab.stack.settings import StackSettings, TlsChoice, check_exposure
@@ -344,11 +351,18 @@ def _failure_detail(client: docker.DockerClient, settings: StackSettings) -> str
 
 
 def as_brought_up(settings: StackSettings) -> StackSettings:
-    """The settings with the port and address the stack was last brought up with."""
+    """The settings the stack was last brought up with: ports, address, TLS, config.
+
+    An organiser's own certificate stays theirs: an `up` from these settings installs the
+    copy already in the state's tls dir again, never a self-signed one in its place.
+    """
     values = read_env_file(settings.env_file)
     if values is None:
         return settings
-    tls = TlsChoice() if values.get("DEVLAB_PROXY_SCHEME") == "https" else None
+    tls = {
+        TLS_OWN: TlsChoice(settings.tls_dir / "cert.pem", settings.tls_dir / "key.pem"),
+        TLS_SELF_SIGNED: TlsChoice(),
+    }.get(values.get("DEVLAB_TLS", ""))
     return replace(
         settings,
         profile=values.get("DEVLAB_PROFILE") or None,

@@ -38,8 +38,7 @@ def hub_verify(settings: StackSettings) -> bool | str:
     A certificate from a CA is checked against the system's CAs. A self-signed one (the
     one devlab makes, or an organiser's own) can only be trusted by pinning: it is the
     sole trust anchor, so any other certificate, even for the same names, is refused.
-    Decided from the certificate itself, since a stack brought up earlier does not record
-    where its certificate came from.
+    Decided from the certificate itself: an organiser's own may be self-signed too.
     """
     cert = settings.tls_dir / "cert.pem"
     if settings.tls is None or not cert.is_file():

@@ -23,9 +23,10 @@ from cryptography.x509.oid import NameOID
 
 from devlab.stack import secrets as secrets_module
 from devlab.stack import users
-from devlab.stack.envfile import write_env_file
+from devlab.stack.envfile import compose_env, write_env_file
+from devlab.stack.lifecycle import as_brought_up
 from devlab.stack.secrets import ensure_secrets, write_private
-from devlab.stack.settings import StackSettings, resolve_settings
+from devlab.stack.settings import StackSettings, TlsChoice, resolve_settings
 from devlab.stack.tls import hub_verify, install_tls, is_self_signed, self_signed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -248,3 +249,31 @@ def test_a_ca_issued_certificate_is_verified_not_waved_through(tmp_path, monkeyp
             users.list_users(settings)  # the test CA is not among the system's
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))  # as if it were
         assert users.list_users(settings) == []
+
+
+# -- later commands keep the TLS choice the stack was brought up with ---------------------
+
+
+def bring_up(settings: StackSettings, tmp_path: Path) -> None:
+    """What `devlab up` leaves behind for later commands: the certificate and compose.env."""
+    install_tls(settings, HOSTS)
+    values = compose_env(settings, images={}, ca_bundle=tmp_path / "ca.pem")
+    write_env_file(settings.env_file, values)
+
+
+def test_a_later_up_keeps_the_organisers_certificate(tmp_path):
+    _, cert, key = ca_issued(tmp_path / "organiser")  # names 127.0.0.1 only, not localhost
+    bring_up(stack(tmp_path, tls_cert=str(cert), tls_key=str(key)), tmp_path)
+    again = as_brought_up(stack(tmp_path))
+    assert again.tls == TlsChoice(again.tls_dir / "cert.pem", again.tls_dir / "key.pem")
+    install_tls(again, HOSTS)  # an `up` from these settings, as the pytest plugin's reuse
+    assert (again.tls_dir / "cert.pem").read_bytes() == cert.read_bytes()
+    assert (again.tls_dir / "key.pem").read_bytes() == key.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"), [({"tls_self_signed": True}, TlsChoice()), ({}, None)]
+)
+def test_self_signed_and_plain_http_are_brought_up_as_they_were(tmp_path, options, expected):
+    bring_up(stack(tmp_path, **options), tmp_path)
+    assert as_brought_up(stack(tmp_path)).tls == expected
