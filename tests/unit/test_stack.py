@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devlab.platform import DEFAULT_CONFIG, PACKAGE_DIR, PLATFORM_DIR
+from devlab.platform import DEFAULT_CONFIG, PACKAGE_DIR, PLATFORM_DIR, defaults
 from devlab.stack.envfile import compose_env, parse, read_env_file, render, write_env_file
 from devlab.stack.images import HUB, LAB, content_hash, image_tag
 from devlab.stack.secrets import SECRETS, ensure_secrets, read_secret
@@ -172,3 +172,19 @@ def test_compose_reads_every_value_from_the_env_file_and_keeps_no_defaults(tmp_p
     assert required - values.keys() == set()
     defaulted = dict(re.findall(r"\$\{(DEVLAB_\w+):-([^}$]+)\}", text))
     assert {name: default for name, default in defaulted.items() if name in values} == {}
+
+
+def test_the_readmes_settings_table_shows_the_defaults_devlab_uses():
+    """The table a new user reads is the one the code follows (platform/defaults.py)."""
+    text = (REPO / "README.md").read_text()
+    table = dict(re.findall(r"^\|[^|]+\|[^|]*\| `(DEVLAB_\w+)` \| `([^`]+)` \|$", text, re.M))
+    expected = {
+        "DEVLAB_STACK": defaults.STACK,
+        "DEVLAB_HTTP_PORT": str(defaults.HTTP_PORT),
+        "DEVLAB_OAUTH_PORT": str(defaults.OAUTH_PORT),
+        "DEVLAB_NFS_PORT": str(defaults.NFS_PORT),
+        "DEVLAB_REGISTRY_PORT": str(defaults.REGISTRY_PORT),
+        "DEVLAB_BIND": defaults.BIND,
+        "DEVLAB_BASE_IMAGE": defaults.BASE_IMAGE,
+    }
+    assert {name: table.get(name) for name in expected} == expected
