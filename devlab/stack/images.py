@@ -35,6 +35,7 @@ HUB = BuiltImage(
     (
         ".",
         "platform/__init__.py",
+        "platform/defaults.py",
         "platform/images/hub",
         "platform/images/common",
         "platform/tutorials",
