@@ -81,6 +81,9 @@ def test_the_plugin_reads_devlab_test_config_then_the_rootdir_never_devlab_confi
             print("CONFIG", stack_for(request.config, tmp_path).settings.config_path)
         """
     )
+    # The inner runs' own ini, as pyproject.toml sets it for this suite: pytest-asyncio
+    # (installed, so loaded there too) warns into this test's report without it.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     mine = pytester.path / "devlab.yaml"
     mine.write_text("{}\n")
     monkeypatch.setenv("DEVLAB_CONFIG", "/somewhere/my-own-stack.yaml")
