@@ -36,7 +36,7 @@ from devlab.config import load_config
 from devlab.hub.labs import LABEL_STACK, LABEL_USER
 from devlab.hub.spawner import DevlabSpawner
 from devlab.hub.wiring import configure
-from devlab.platform import DEFAULT_CONFIG
+from devlab.platform import DEFAULT_CONFIG, defaults
 from devlab.stack import engine, lifecycle
 from devlab.stack.images import LAB, image_tag
 from devlab.stack.secrets import ensure_secrets
@@ -50,6 +50,7 @@ GOLDEN = Path(__file__).parent / "golden" / "spawner_create_kwargs.json"
 USERS = ("alice", "bob", "carol")
 # A size other than the default for one of them, so the limits show it is the choice.
 SIZES = {"alice": "small", "bob": "medium", "carol": ""}
+PENDING_WITHIN = 300  # seconds a start or stop may stay pending; see _wait_not_pending
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -130,6 +131,7 @@ async def hub(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Async
     for path in storage.values():
         path.mkdir(mode=0o755)
         path.chmod(0o755)  # as the volumes' roots are: every user passes through
+    hub_url = f"http://127.0.0.1:{random_port()}/"
     wired = Config()
     configure(
         wired,
@@ -137,6 +139,10 @@ async def hub(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Async
             "DEVLAB_STACK": stack,
             "DEVLAB_LAB_IMAGE": lab_image,
             "DEVLAB_STORAGE_MODE": "volume",
+            "DEVLAB_NFS_PORT": str(defaults.NFS_PORT),  # unused: storage mode volume
+            "DEVLAB_HUB_PUBLIC_URL": hub_url,
+            # Unused: MockHub keeps its own authenticator, not the mock provider's.
+            "DEVLAB_OAUTH_PUBLIC_URL": f"http://127.0.0.1:{defaults.OAUTH_PORT}",
             "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
             "DEVLAB_SECRETS_PATH": str(secrets),
             "DEVLAB_HUB_DATA": str(root),
@@ -154,7 +160,7 @@ async def hub(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Async
     config.JupyterHub.cookie_secret = wired.JupyterHub.cookie_secret
     # MockHub's default base URL (/@/space%20word/) comes back from the pure-Python proxy
     # with the @ escaped, which JupyterHub then takes for another path.
-    config.JupyterHub.bind_url = f"http://127.0.0.1:{random_port()}/"
+    config.JupyterHub.bind_url = hub_url
     config.CryptKeeper.keys = wired.CryptKeeper.keys
     # The dev extra's configurable-http-proxy (pure Python), from this environment.
     config.ConfigurableHTTPProxy.command = [str(Path(sys.executable).parent / PROXY)]
@@ -186,12 +192,21 @@ async def hub(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Async
 
 
 async def _wait_not_pending(app: MockHub, user: str) -> dict[str, Any]:
-    while True:
-        model = (await api_request(app, "users", user)).json()
-        server = model["servers"].get("")
-        if not server or not server["pending"]:
-            return model
-        await asyncio.sleep(0.2)
+    """The user's model once the server is neither starting nor stopping. JupyterHub ends
+    a start itself after start_timeout plus http_timeout (120 s each in the packaged
+    config), so a server still pending at PENDING_WITHIN is a failure, not a wait."""
+    pending = None
+    try:
+        async with asyncio.timeout(PENDING_WITHIN):
+            while True:
+                model = (await api_request(app, "users", user)).json()
+                server = model["servers"].get("")
+                if not server or not server["pending"]:
+                    return model
+                pending = server["pending"]
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        pytest.fail(f"{user}'s server still pending ({pending}) after {PENDING_WITHIN} s")
 
 
 async def _start(app: MockHub, user: str, options: dict[str, str]) -> Any:
