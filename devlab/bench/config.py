@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from devlab.bench.errors import BenchError
-from devlab.catalog import LabSize
 from devlab.config import DevlabConfig, load_config
+from devlab.config.catalog import LabSize
 from devlab.identity import Identity
 from devlab.identity.github import identity_from_github
 from devlab.stack.settings import StackSettings

@@ -2,7 +2,9 @@
 
 The hub builds a `Menu` from the config and the prepuller's state file, renders it as the
 spawn form and checks every choice against it; the prepuller (`python -m devlab.catalog`)
-keeps the menu's images on this machine and publishes what it did in that file.
+keeps the menu's images on this machine and publishes what it did in that file. The
+catalog's config models (CatalogConfig, LabSize, ...) live with the rest of the config,
+in devlab.config.catalog.
 
 `render_form` and `options_from_form` are imported lazily: the form is rendered with
 Jinja2, which comes with the hub extra, and the CLI imports this package without it.
@@ -22,31 +24,17 @@ from devlab.catalog.menu import (
     validate_choice,
 )
 from devlab.catalog.state import CatalogState, ImageRecord, read_state, write_state
-from devlab.config.catalog import (
-    CatalogConfig,
-    CatalogImage,
-    ImageSource,
-    LabSize,
-    PrepullConfig,
-    TagPatterns,
-)
 
 if TYPE_CHECKING:
     from devlab.catalog.form import options_from_form, render_form
 
 __all__ = [
-    "CatalogConfig",
-    "CatalogImage",
     "CatalogState",
     "Choice",
     "ChoiceError",
     "ImageRecord",
-    "ImageSource",
-    "LabSize",
     "Menu",
     "MenuImage",
-    "PrepullConfig",
-    "TagPatterns",
     "build_menu",
     "options_from_form",
     "read_state",
