@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from devlab.platform import DEFAULT_CONFIG
+from devlab.platform import DEFAULT_CONFIG, defaults
 from devlab.testing.stack import (
     TEST_STACK_PREFIX,
     DevlabStack,
@@ -41,7 +41,7 @@ def test_a_given_config_wins_and_each_stack_gets_its_own_name_ports_and_state(tm
     assert one.settings.config_path == two.settings.config_path == given
     assert one.name.startswith(f"{TEST_STACK_PREFIX}{os.getpid()}-{pid_namespace()}-")
     assert two.name != one.name  # never the user's own stack, whatever the shell says
-    assert one.settings.http_port != 8000
+    assert one.settings.http_port != defaults.HTTP_PORT  # never the user's own stack's port
     assert one.settings.state_dir == (tmp_path / "state" / one.name).resolve()
 
 
