@@ -19,6 +19,7 @@ import docker
 import pytest
 import yaml
 
+from devlab.config import load_config
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack import engine, probe
 from devlab.stack.isolation import SERVICE_PORTS
@@ -312,7 +313,8 @@ def test_a_lab_runs_on_a_read_only_root_with_its_identity_in_place(devlab, two_l
     for path in ("/opt/lab/x", "/etc/x", "/usr/local/bin/x", "/var/tmp/x"):
         assert lines[path] == "EROFS", result.stdout
     assert lines["me"] == "alice alice"
-    assert lines["image"]  # the file the spawner wrote, read through /etc's link
+    # The file the spawner wrote, read through /etc's link: no size asked, the default.
+    assert lines["image"] == load_config(DEFAULT_CONFIG).catalog.default_size_name
     client = docker.from_env()
     (lab,) = client.containers.list(
         filters={"label": [f"devlab.stack={devlab.name}", "devlab.user=alice"]}

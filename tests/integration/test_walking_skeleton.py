@@ -22,7 +22,7 @@ def test_up_is_healthy_and_prints_the_hub_url(devlab):
     assert requests.get(f"{devlab.hub_url}hub/api/", timeout=10).status_code == 200
 
 
-def test_up_again_changes_nothing_and_is_quick(devlab):
+def test_up_again_changes_nothing(devlab):
     client = docker.from_env()
     before = {
         c.name: c.id
