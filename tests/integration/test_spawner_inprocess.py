@@ -164,6 +164,8 @@ async def hub(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Async
     config.CryptKeeper.keys = wired.CryptKeeper.keys
     # The dev extra's configurable-http-proxy (pure Python), from this environment.
     config.ConfigurableHTTPProxy.command = [str(Path(sys.executable).parent / PROXY)]
+    # Its pid file goes with the rest of this hub's files, not into the working directory.
+    config.ConfigurableHTTPProxy.pid_file = str(root / "proxy.pid")
     # The hub is on this host, not on the labs' networks: it reaches labs on ports
     # published on 127.0.0.1, and they reach it on the engine's bridge address.
     config.DevlabSpawner.use_internal_ip = False
