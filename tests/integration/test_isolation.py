@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import yaml
 
 from devlab.config import load_config
 from devlab.platform import DEFAULT_CONFIG
+from devlab.polling import poll_until
 from devlab.stack import engine, probe
 from devlab.stack.isolation import SERVICE_PORTS
 from devlab.testing.stack import free_port
@@ -332,7 +332,9 @@ def test_a_lab_restarted_at_once_gets_its_network_back_and_it_goes_after(devlab)
         lab.stop()
     name = f"{devlab.name}_lab-carol"
     client = docker.from_env()
-    deadline = time.monotonic() + 60
-    while [n for n in client.networks.list(names=[name]) if n.name == name]:
-        assert time.monotonic() < deadline, f"{name} was not removed after the lab stopped"
-        time.sleep(0.5)
+    poll_until(
+        lambda: not [n for n in client.networks.list(names=[name]) if n.name == name],
+        f"{name} removed after the lab stopped",
+        timeout=60,
+        interval=0.5,
+    )
