@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import docker
 
+from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine
 
 
@@ -64,12 +64,12 @@ class EventRecorder:
 
     def first(self, user: str, action: str, after: float, until: float = 1e12) -> float | None:
         """Engine time of the first `action` on `user`'s container in [after, until]."""
-        deadline = time.time() + 2  # events arrive slightly after the API call returns
-        while True:
+
+        def seen() -> float | None:
             with self._lock:
-                stamp = first_event(self.events, user, action, after, until)
-            if stamp is not None:
-                return stamp
-            if time.time() > deadline:
-                return None
-            time.sleep(0.05)
+                return first_event(self.events, user, action, after, until)
+
+        try:  # events arrive slightly after the API call returns
+            return poll_until(seen, f"{action} of {user}", timeout=2, interval=0.05)
+        except PollTimeout:
+            return None

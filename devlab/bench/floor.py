@@ -21,6 +21,7 @@ from devlab.bench.started import LISTENING, POLL, START_TIMEOUT, Started
 from devlab.bench.timeline import first_match
 from devlab.hub.labs import LAB_HOST_CONFIG, READ_ONLY_ROOT
 from devlab.identity import Identity
+from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine
 from devlab.stack.settings import StackSettings
 
@@ -108,23 +109,27 @@ class Floor:
             container.reload()
             port = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
             url = f"http://127.0.0.1:{port}/api"
-            deadline = time.time() + START_TIMEOUT
-            while time.time() < deadline:
+
+            def answered() -> float | None:
                 with contextlib.suppress(requests.RequestException):
                     if requests.get(url, timeout=5).status_code == 200:
-                        marks["api"] = time.time()
-                        return Started(marks, container)
-                time.sleep(poll)
+                        return time.time()
                 if time.time() - marks["request"] > 10:  # a dead lab fails fast, with its log
                     container.reload()
                     if container.status != "running":
-                        break
-            container.reload()
-            tail = container.logs(tail=8).decode(errors="replace").strip()
-            raise BenchError(
-                f"the floor lab of {identity.username} ({container.status}) never answered on "
-                f"{url}; its log ends:\n{tail}"
-            )
+                        raise PollTimeout(f"{url} (the lab exited)", START_TIMEOUT)
+                return None
+
+            try:
+                marks["api"] = poll_until(answered, url, timeout=START_TIMEOUT, interval=poll)
+            except PollTimeout as exc:
+                container.reload()
+                tail = container.logs(tail=8).decode(errors="replace").strip()
+                raise BenchError(
+                    f"the floor lab of {identity.username} ({container.status}) never answered "
+                    f"on {url}; its log ends:\n{tail}"
+                ) from exc
+            return Started(marks, container)
         except BaseException:
             remove(container)
             raise
