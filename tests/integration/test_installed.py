@@ -7,6 +7,8 @@ user who ran `pipx install devlab` gets.
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import docker
 import requests
@@ -16,6 +18,18 @@ from devlab.platform import PACKAGE_DIR
 from devlab.stack.envfile import read_env_file
 from devlab.stack.images import BUILT_IMAGES, image_tag
 from devlab.testing.stack import free_port, new_stack_name
+
+
+def stack_env(name: str, state: Path) -> dict[str, str]:
+    """A stack of its own, beside the session's: its name, state and free ports."""
+    return {
+        "DEVLAB_STACK": name,
+        "DEVLAB_STATE_DIR": str(state),
+        "DEVLAB_HTTP_PORT": str(free_port()),
+        "DEVLAB_OAUTH_PORT": str(free_port()),
+        "DEVLAB_NFS_PORT": str(free_port()),
+        "DEVLAB_REGISTRY_PORT": str(free_port()),
+    }
 
 
 def test_the_installed_wheel_carries_the_whole_stack(installed_devlab):
@@ -53,14 +67,7 @@ def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_d
 
     name = new_stack_name()
     state = installed_devlab.workdir / "state"
-    env = {
-        "DEVLAB_STACK": name,
-        "DEVLAB_STATE_DIR": str(state),
-        "DEVLAB_HTTP_PORT": str(free_port()),
-        "DEVLAB_OAUTH_PORT": str(free_port()),
-        "DEVLAB_NFS_PORT": str(free_port()),
-        "DEVLAB_REGISTRY_PORT": str(free_port()),
-    }
+    env = stack_env(name, state)
     up = installed_devlab.run("devlab", "up", cwd=project, env=env)
     hub_url = f"http://127.0.0.1:{env['DEVLAB_HTTP_PORT']}/"
     try:
@@ -93,3 +100,35 @@ def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_d
     assert down.returncode == 0, down.stderr
     left = docker.from_env().containers.list(all=True, filters={"label": f"devlab.stack={name}"})
     assert left == []
+
+
+def test_the_bench_runs_from_the_installed_wheel_and_puts_the_stack_back(installed_devlab):
+    """`devlab bench --quick` on a stack that was down: every section measured against
+    the floor, no start failed, and the stack left down with nothing running. What the
+    figures are is the bench's business (no timing asserted here)."""
+    name = new_stack_name()
+    env = stack_env(name, installed_devlab.workdir / "bench-state")
+    folder = installed_devlab.workdir / "bench-project"
+    folder.mkdir()
+    try:
+        bench = installed_devlab.run(
+            "devlab", "bench", "--quick", "--json", cwd=folder, env=env, timeout=1800
+        )
+        assert bench.returncode == 0, f"stdout:\n{bench.stdout}\nstderr:\n{bench.stderr}"
+        report = json.loads(bench.stdout)
+        spawn, together = report["spawn"], report["concurrency"]
+        assert spawn["failures"] == []
+        assert len(spawn["hub"]["samples"]) == len(spawn["floor"]["samples"]) == 3
+        assert together["users"] == 3
+        assert together["hub"]["errors"] == []
+        assert together["floor"]["errors"] == []
+        for ratio in (spawn["p50_ratio"], together["wall_ratio"]):
+            assert math.isfinite(ratio), report
+            assert ratio > 0, report
+        assert report["login_to_kernel"] is not None
+        client = docker.from_env()
+        running = client.containers.list(filters={"label": f"com.docker.compose.project={name}"})
+        assert running == [], "the bench found the stack down and must leave it down"
+        assert client.containers.list(all=True, filters={"label": f"devlab.stack={name}"}) == []
+    finally:
+        installed_devlab.run("devlab", "down", "--volumes", "--yes", cwd=folder, env=env)
