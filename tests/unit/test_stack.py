@@ -23,13 +23,13 @@ def settings(tmp_path, **kwargs):
 
 def test_defaults_are_loopback_and_per_stack_state(tmp_path):
     s = settings(tmp_path)
-    assert s.name == "devlab"
-    assert s.bind == "127.0.0.1"
-    assert s.hub_url == "http://127.0.0.1:8000/"
+    assert s.name == defaults.STACK
+    assert s.bind == "127.0.0.1"  # safe by default: nothing beyond this machine
+    assert s.hub_url == f"http://127.0.0.1:{defaults.HTTP_PORT}/"
     assert s.state_dir == (tmp_path / "state" / "devlab").resolve()
     assert s.config_path == DEFAULT_CONFIG
     assert s.config_source == "packaged default"
-    assert s.base_image == "debian:bookworm-slim"
+    assert s.base_image == defaults.BASE_IMAGE
 
 
 def test_options_beat_environment(tmp_path):
