@@ -104,8 +104,8 @@ class DevlabSpawner(DockerSpawner):
         config=True,
         help=(
             "Threads for Docker calls. DockerSpawner shares one thread among all users, so "
-            "ten simultaneous stops take ten times one: 13 s for ten labs on its single "
-            "thread, 5.2 s on a pool (measured through the docker-proxy, engine 20.10)."
+            "simultaneous stops queue behind each other: ten at once took 6.4 s on one "
+            "thread, 4.1 s on eight (devlab bench --users 10, through the docker-proxy)."
         ),
     )
     catalog = AnyTrait(
@@ -208,13 +208,13 @@ class DevlabSpawner(DockerSpawner):
         # nano_cpus.
         return None
 
-    # One pool for all users instead of DockerSpawner's one thread (see docker_workers).
-    # Ten labs stopped at once through the docker-proxy (the hub's only way to the
-    # engine): 13 s on DockerSpawner's thread, 5.2 s on the pool. With the engine's socket
-    # itself (the in-process tests' setup, ten at once on a loaded 2-core machine) the pool
-    # gained nothing: stops 8.8 and 12.6 s on one thread, 12.3 and 14.6 s on eight; starts
-    # 31 and 40 s, 39 and 59 s. Kept for the docker-proxy's figure; measure again there
-    # (a stack's hub, not the in-process one) before dropping it.
+    # One pool for all users instead of DockerSpawner's one thread (see docker_workers),
+    # kept because the bench shows the single thread is the bottleneck for stops. `devlab
+    # bench --users 10` through the docker-proxy (the hub's only way to the engine), 2
+    # cores, lab.docker_workers 1 then 8: ten stops at once 6.4 s and 4.1 s; ten starts
+    # at once 13.4 s and 12.6 s, 2.05x and 1.94x the raw-Docker floor of the same run.
+    # (With the engine's socket itself, as the in-process tests run, the pool gained
+    # nothing: the docker-proxy's per-request cost is what a second thread overlaps.)
     _devlab_executor: ClassVar[ThreadPoolExecutor | None] = None
     # Subnets are chosen from the engine's list of networks: one choice at a time in this
     # hub (the Docker threads), or concurrent starts pick the same one and retry.
