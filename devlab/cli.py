@@ -64,22 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", parents=[common], help="check, build what is missing, start")
     up.add_argument("--config", help=CONFIG_HELP)
     up.add_argument("--profile", help="a profile from the config, e.g. workshop")
-    up.add_argument(
-        "--port", type=int, help=f"hub port on the host [DEVLAB_HTTP_PORT, {defaults.HTTP_PORT}]"
-    )
-    up.add_argument(
-        "--oauth-port",
-        type=int,
-        help=f"mock GitHub port on the host [DEVLAB_OAUTH_PORT, {defaults.OAUTH_PORT}]",
-    )
-    up.add_argument(
-        "--nfs-port", type=int, help=f"NFS port on the host [DEVLAB_NFS_PORT, {defaults.NFS_PORT}]"
-    )
-    up.add_argument(
-        "--registry-port",
-        type=int,
-        help=f"local registry port [DEVLAB_REGISTRY_PORT, {defaults.REGISTRY_PORT}]",
-    )
+    for flag, what, variable, default in (
+        ("--port", "hub port on the host", "DEVLAB_HTTP_PORT", defaults.HTTP_PORT),
+        ("--oauth-port", "mock GitHub port on the host", "DEVLAB_OAUTH_PORT", defaults.OAUTH_PORT),
+        ("--nfs-port", "NFS port on the host", "DEVLAB_NFS_PORT", defaults.NFS_PORT),
+        ("--registry-port", "local registry port", "DEVLAB_REGISTRY_PORT", defaults.REGISTRY_PORT),
+    ):
+        up.add_argument(flag, type=int, help=f"{what} [{variable}, {default}]")
     up.add_argument(
         "--bind", help=f"host address to publish on [DEVLAB_BIND, {defaults.BIND}]; others need TLS"
     )
