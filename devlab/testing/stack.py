@@ -38,8 +38,8 @@ from devlab.stack.status import StackStatus
 from devlab.testing.user import User
 
 TEST_STACK_PREFIX = "devlab-pytest-"
-# devlab-pytest-<pid>-<pid namespace>-<id>; names without the namespace are older runs'.
-_OWNED = re.compile(rf"^{TEST_STACK_PREFIX}(\d+)-(?:([0-9a-f]+)-)?[0-9a-f]{{8}}$")
+# devlab-pytest-<pid>-<pid namespace>-<id>.
+_OWNED = re.compile(rf"^{TEST_STACK_PREFIX}(\d+)-([0-9a-f]+)-[0-9a-f]{{8}}$")
 
 
 def pid_namespace() -> str:
@@ -59,12 +59,13 @@ def new_stack_name() -> str:
 
 def crashed_run(name: str, namespace: str, alive: Callable[[int], bool]) -> bool:
     """Whether the stack `name` belongs to a run that is gone: made in this PID namespace
-    (`namespace`; older names carry none) by a process that is no longer `alive`."""
+    (`namespace`) by a process that is no longer `alive`. A name that does not say its
+    namespace (an older devlab's, on a shared engine) is never taken for ours."""
     match = _OWNED.match(name)
     if match is None:
         return False
     pid, made_in = int(match.group(1)), match.group(2)
-    return made_in in (None, namespace) and not alive(pid)
+    return made_in == namespace and not alive(pid)
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ import pytest
 from devlab.stack import engine
 from devlab.testing import DevlabStack
 from devlab.testing.lab import NotebookError
-from devlab.testing.stack import purge_crashed_runs
+from devlab.testing.stack import pid_namespace, purge_crashed_runs
 from devlab.testing.user import SpawnError
 
 
@@ -75,13 +75,22 @@ def test_a_lab_that_cannot_start_fails_fast_with_the_reason(devlab):
 
 def test_crashed_runs_are_cleaned_at_the_next_start(devlab):
     client = docker.from_env()
-    ghost = "devlab-pytest-999999999-deadbeef"  # no such pid
+    ghost = f"devlab-pytest-999999999-{pid_namespace()}-deadbeef"  # no such pid, here
+    # A stack whose name does not say its namespace may be another job's: kept.
+    stranger = "devlab-pytest-999999998-deadbeef"
+    strangers_network = client.networks.create(f"{stranger}_default")
     network = client.networks.create(f"{ghost}_default")
     image = devlab.status().hub_image
     container = client.containers.create(
         image, ["true"], labels={"com.docker.compose.project": ghost}, network=network.name
     )
-    assert ghost in purge_crashed_runs()
+    try:
+        purged = purge_crashed_runs()
+        assert ghost in purged
+        assert stranger not in purged
+        strangers_network.reload()
+    finally:
+        strangers_network.remove()
     assert engine.leftovers(client, ghost) == []
     with pytest.raises(docker.errors.NotFound):
         container.reload()

@@ -107,7 +107,7 @@ def test_a_run_is_crashed_only_when_its_pid_is_gone_in_this_pid_namespace():
     assert not crashed_run(f"{TEST_STACK_PREFIX}42-{ours}-deadbeef", ours, alive)
     # Another CI job on the same engine: its pids mean nothing here.
     assert not crashed_run(f"{TEST_STACK_PREFIX}42-{theirs}-deadbeef", ours, gone)
-    # Names from before namespaces were recorded: judged as before.
-    assert crashed_run(f"{TEST_STACK_PREFIX}42-deadbeef", ours, gone)
+    # A name that does not say its namespace (an older devlab's) is nobody's to purge.
+    assert not crashed_run(f"{TEST_STACK_PREFIX}42-deadbeef", ours, gone)
     assert not crashed_run("devlab", ours, gone)
     assert not crashed_run(f"{TEST_STACK_PREFIX}installed-x", ours, gone)
