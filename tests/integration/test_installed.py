@@ -96,10 +96,12 @@ def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_d
         )
         assert reply.status_code == 200, reply.text
     finally:
-        down = installed_devlab.run("devlab", "down", cwd=project, env=env)
+        down = installed_devlab.run("devlab", "down", "--volumes", "--yes", cwd=project, env=env)
     assert down.returncode == 0, down.stderr
-    left = docker.from_env().containers.list(all=True, filters={"label": f"devlab.stack={name}"})
-    assert left == []
+    client = docker.from_env()
+    assert client.containers.list(all=True, filters={"label": f"devlab.stack={name}"}) == []
+    # Nothing of this stack is left on the engine, its homes included.
+    assert client.volumes.list(filters={"label": f"com.docker.compose.project={name}"}) == []
 
 
 def test_the_bench_runs_from_the_installed_wheel_and_puts_the_stack_back(installed_devlab):
@@ -110,6 +112,7 @@ def test_the_bench_runs_from_the_installed_wheel_and_puts_the_stack_back(install
     env = stack_env(name, installed_devlab.workdir / "bench-state")
     folder = installed_devlab.workdir / "bench-project"
     folder.mkdir()
+    client = docker.from_env()
     try:
         bench = installed_devlab.run(
             "devlab", "bench", "--quick", "--json", cwd=folder, env=env, timeout=1800
@@ -126,9 +129,9 @@ def test_the_bench_runs_from_the_installed_wheel_and_puts_the_stack_back(install
             assert math.isfinite(ratio), report
             assert ratio > 0, report
         assert report["login_to_kernel"] is not None
-        client = docker.from_env()
         running = client.containers.list(filters={"label": f"com.docker.compose.project={name}"})
         assert running == [], "the bench found the stack down and must leave it down"
         assert client.containers.list(all=True, filters={"label": f"devlab.stack={name}"}) == []
     finally:
         installed_devlab.run("devlab", "down", "--volumes", "--yes", cwd=folder, env=env)
+    assert client.volumes.list(filters={"label": f"com.docker.compose.project={name}"}) == []
