@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from devlab.identity.model import Group, Identity
+from devlab.identity.model import AUTH_STATE_KEY, Group, Identity
 
 
 def identity_from_github(user: Mapping[str, Any], orgs: Iterable[Mapping[str, Any]]) -> Identity:
@@ -29,7 +29,13 @@ def identity_from_github(user: Mapping[str, Any], orgs: Iterable[Mapping[str, An
 
 
 def identity_from_auth_state(auth_state: Mapping[str, Any] | None) -> Identity | None:
-    """The identity recorded at login by devlab's GitHub authenticator, if there is one."""
+    """The identity recorded at login by devlab's GitHub or CILogon authenticator, if any.
+
+    CILogon's claims are turned into an identity at login (that needs the claim names from
+    the config), so its auth_state holds the finished identity under AUTH_STATE_KEY.
+    """
+    if auth_state and AUTH_STATE_KEY in auth_state:
+        return Identity.from_dict(auth_state[AUTH_STATE_KEY])
     if not auth_state or "github_user" not in auth_state or "orgs" not in auth_state:
         return None
     return identity_from_github(auth_state["github_user"], auth_state["orgs"])

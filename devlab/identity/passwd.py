@@ -34,6 +34,6 @@ def passwd_for(base: str, identity: Identity) -> str:
 
 
 def group_for(base: str, identity: Identity) -> str:
-    entries = [f"{identity.username}:x:{identity.gid}:"]
+    entries = [f"{identity.primary_group_name}:x:{identity.gid}:"]
     entries += [f"{g.name}:x:{g.gid}:{identity.username}" for g in identity.groups]
     return _merge(base, entries, 2)
