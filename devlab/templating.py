@@ -9,13 +9,17 @@ Only hub-side code imports this module: Jinja2 comes with the hub extra.
 
 from __future__ import annotations
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 
-def package_templates(package: str) -> Environment:
-    """The templates in `package`'s `templates/` folder; block tags leave no blank lines."""
+def package_templates(package: str, *shared: str) -> Environment:
+    """The templates in `package`'s `templates/` folder; block tags leave no blank lines.
+
+    A name not found there is looked up in the `shared` packages' folders, in order, so
+    several packages can extend one base page (the mock providers' banner page).
+    """
     return Environment(
-        loader=PackageLoader(package),
+        loader=ChoiceLoader([PackageLoader(name) for name in (package, *shared)]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

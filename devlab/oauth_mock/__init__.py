@@ -14,13 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from devlab.oauth_mock.store import (
-    AccessToken,
-    AuthorizationRequest,
-    MockGitHubStore,
-    OAuthError,
-    RegisteredClient,
-)
+from devlab.oauth2.core import AuthorizationRequest, OAuthError, RegisteredClient
+from devlab.oauth_mock.store import AccessToken, MockGitHubStore
 
 if TYPE_CHECKING:
     from devlab.oauth_mock.app import make_app

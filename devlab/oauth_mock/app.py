@@ -15,30 +15,30 @@ in-network URL derives a working `github_api` without further settings.
 from __future__ import annotations
 
 import base64
-import binascii
-import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote_plus, urlencode, urlsplit
+from urllib.parse import urlencode
 
-from tornado.httputil import url_concat
-from tornado.web import Application, RequestHandler
+from tornado.web import Application
 
 from devlab.config.models import MockOrg, MockTeam, MockUser
-from devlab.oauth_mock.store import (
-    ACCESS_DENIED,
-    INVALID_CLIENT,
+from devlab.oauth2.core import (
     INVALID_REQUEST,
     AuthorizationRequest,
-    MockGitHubStore,
     OAuthError,
-    Page,
-    paginate,
-    parse_page_args,
+    RegisteredClient,
 )
-from devlab.templating import package_templates
+from devlab.oauth2.web import (
+    AuthorizePage,
+    HealthHandler,
+    MockHandler,
+    authorize_fields,
+    client_credentials,
+    provider_templates,
+    token_request_params,
+)
+from devlab.oauth_mock.store import MockGitHubStore, Page, paginate, parse_page_args
 
-JSON_TYPE = "application/json; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
 DOCS = "https://docs.github.com/rest"
 TOKEN_ERROR_DOCS = (
@@ -49,9 +49,7 @@ TOKEN_ERROR_DOCS = (
 EPOCH = "2020-01-01T00:00:00Z"
 API_PREFIXES = ("", "/api/v3")
 # The authorize and error pages (templates/), autoescaped: request values are input.
-_TEMPLATES = package_templates("devlab.oauth_mock")
-_LOGIN_PAGE = _TEMPLATES.get_template("login.html")
-_ERROR_PAGE = _TEMPLATES.get_template("error.html")
+_TEMPLATES = provider_templates("devlab.oauth_mock")
 _AUTHORIZE_PARAMS = (
     "client_id",
     "redirect_uri",
@@ -69,39 +67,16 @@ def node_id(kind: str, number: int) -> str:
     return base64.b64encode(f"{type_code}:{kind}{number}".encode()).decode()
 
 
-class _Base(RequestHandler):
+class _Base(MockHandler):
     store: MockGitHubStore
-    public_url: str | None
 
     def initialize(self, store: MockGitHubStore, public_url: str | None = None) -> None:
         self.store = store
         self.public_url = public_url
 
-    def set_default_headers(self) -> None:
-        self.clear_header("Server")
-
-    def own_base(self) -> str:
-        """This app's URL as the caller reached it, so links work on any network."""
-        return f"{self.request.protocol}://{self.request.host}"
-
-    def web_base(self) -> str:
-        """Where a browser reaches this app: `--public-url` when the caller is the hub."""
-        return (self.public_url or self.own_base()).rstrip("/")
-
-    def send_json(self, body: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(body, indent=2) + "\n")
-
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Unexpected failures still answer in GitHub's JSON error shape.
         self.send_json({"message": self._reason, "documentation_url": DOCS}, status_code)
-
-
-class HealthHandler(_Base):
-    def get(self) -> None:
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish("ok\n")
 
 
 class NotFoundHandler(_Base):
@@ -114,67 +89,13 @@ class NotFoundHandler(_Base):
 # -- browser side: the authorize page ----------------------------------------------------
 
 
-def hub_base(redirect_uri: str) -> str | None:
-    """The hub's URL prefix (`.../hub/`), from its registered callback, if it is one."""
-    suffix = "oauth_callback"
-    return redirect_uri[: -len(suffix)] if redirect_uri.endswith(suffix) else None
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _login_page(
-    request: AuthorizationRequest, users: Sequence[MockUser], hub: str | None = None
-) -> str:
-    """The page to pick a user; its hidden fields post the request back to be re-checked."""
-    hidden = [
-        (name, value)
-        for name, value in (
-            ("client_id", request.client_id),
-            ("redirect_uri", request.redirect_uri),
-            ("state", request.state),
-            ("scope", " ".join(request.scopes)),
-            ("code_challenge", request.code_challenge),
-            ("code_challenge_method", request.code_challenge_method),
-        )
-        if value
-    ]
-    return _LOGIN_PAGE.render(request=request, hidden=hidden, users=users, hub=hub)
-
-
-def _error_page(error: OAuthError, hub: str | None = None) -> str:
-    """A refusal that cannot go back to the client: its redirect URI is not trusted."""
-    return _ERROR_PAGE.render(error=error, hub=hub)
-
-
-class _AuthorizeBase(_Base):
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "no-referrer")
-
-    def prepare(self) -> None:
-        # Here, not in set_default_headers: tornado calls that before initialize(), when
-        # there is no store yet to tell the hub's origin.
-        # The hub's own stylesheet and logo may load; nothing else, and no scripts.
-        hub = self.hub_origin
-        self.set_header(
-            "Content-Security-Policy",
-            f"default-src 'none'; style-src 'unsafe-inline' {hub}; img-src {hub}; font-src {hub}"
-            if hub
-            else "default-src 'none'; style-src 'unsafe-inline'",
-        )
+class _AuthorizeBase(_Base, AuthorizePage):
+    templates = _TEMPLATES
+    provider = "mock GitHub"
 
     @property
-    def hub(self) -> str | None:
-        return hub_base(self.store.client.redirect_uri)
-
-    @property
-    def hub_origin(self) -> str | None:
-        return _origin(self.hub) if self.hub else None
+    def client(self) -> RegisteredClient:
+        return self.store.client
 
     def authorization_request(self) -> AuthorizationRequest | None:
         """The validated request, or None once the refusal has been sent."""
@@ -185,27 +106,13 @@ class _AuthorizeBase(_Base):
             self.refuse(error)
             return None
 
-    def refuse(self, error: OAuthError) -> None:
-        if error.redirect_uri is None:
-            self.set_status(400)
-            self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(_error_page(error, self.hub))
-            return
-        params = {"error": error.error, "error_description": error.description}
-        if error.state:
-            params["state"] = error.state
-        self.redirect(url_concat(error.redirect_uri, params))
-
     def approve(self, request: AuthorizationRequest, login: str) -> None:
         try:
             code = self.store.approve(request, login)
         except OAuthError as error:
             self.refuse(error)
             return
-        params = {"code": code}
-        if request.state:
-            params["state"] = request.state
-        self.redirect(url_concat(request.redirect_uri, params))
+        self.send_code(request.redirect_uri, code, request.state)
 
 
 class AuthorizeHandler(_AuthorizeBase):
@@ -219,8 +126,12 @@ class AuthorizeHandler(_AuthorizeBase):
         if login:
             self.approve(request, login)
             return
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(_login_page(request, self.store.identities.users, self.hub))
+        self.render_page(
+            "login.html",
+            request=request,
+            hidden=authorize_fields(request),
+            users=self.store.identities.users,
+        )
 
 
 class ApproveHandler(_AuthorizeBase):
@@ -231,14 +142,7 @@ class ApproveHandler(_AuthorizeBase):
         if request is None:
             return
         if self.get_argument("deny", None):
-            self.refuse(
-                OAuthError(
-                    ACCESS_DENIED,
-                    "The user has denied your application access.",
-                    redirect_uri=request.redirect_uri,
-                    state=request.state,
-                )
-            )
+            self.deny(request)
             return
         login = self.get_argument("login", None)
         if not login:
@@ -255,8 +159,8 @@ class AccessTokenHandler(_Base):
 
     def post(self) -> None:
         try:
-            params = self._params()
-            client_id, client_secret = self._client_credentials(params)
+            params = token_request_params(self)
+            client_id, client_secret = client_credentials(self, params)
             token = self.store.exchange_code(
                 code=params.get("code"),
                 client_id=client_id,
@@ -278,41 +182,6 @@ class AccessTokenHandler(_Base):
         self._answer(
             {"access_token": token.token, "token_type": "bearer", "scope": token.scope}, 200
         )
-
-    def _params(self) -> dict[str, str]:
-        content_type = self.request.headers.get("Content-Type", "")
-        if content_type.split(";")[0].strip().lower() == "application/json":
-            try:
-                body = json.loads(self.request.body or b"{}")
-            except ValueError as exc:
-                raise OAuthError(INVALID_REQUEST, "the JSON body cannot be parsed") from exc
-            if not isinstance(body, dict):
-                raise OAuthError(INVALID_REQUEST, "the JSON body must be an object")
-            return {str(k): v for k, v in body.items() if isinstance(v, str)}
-        # Form body and query string alike, as GitHub accepts both.
-        return {
-            name: value
-            for name in self.request.arguments
-            if (value := self.get_argument(name, None)) is not None
-        }
-
-    def _client_credentials(self, params: dict[str, str]) -> tuple[str | None, str | None]:
-        """Credentials from HTTP Basic (RFC 6749 section 2.3.1) or else the body."""
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic":
-            return params.get("client_id"), params.get("client_secret")
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise OAuthError(INVALID_CLIENT, "the Basic Authorization header is malformed") from exc
-        user, sep, password = decoded.partition(":")
-        if not sep:
-            raise OAuthError(INVALID_CLIENT, "the Basic Authorization header is malformed")
-        client_id, client_secret = unquote_plus(user), unquote_plus(password)
-        if params.get("client_id") not in (None, client_id):
-            raise OAuthError(INVALID_REQUEST, "client_id in the body differs from Basic auth")
-        return client_id, client_secret
 
     def _answer(self, body: dict[str, str], status: int) -> None:
         self.set_header("Cache-Control", "no-store")
@@ -531,7 +400,7 @@ def make_app(store: MockGitHubStore, *, public_url: str | None = None) -> Applic
     """The mock's tornado application; `public_url` is where browsers reach it."""
     common: dict[str, Any] = {"store": store, "public_url": public_url}
     handlers: list[Any] = [
-        (r"/healthz", HealthHandler, common),
+        (r"/healthz", HealthHandler),
         (r"/login/oauth/authorize", AuthorizeHandler, common),
         (r"/login/oauth/authorize/approve", ApproveHandler, common),
         (r"/login/oauth/access_token", AccessTokenHandler, common),

@@ -19,8 +19,8 @@ from tornado.testing import AsyncHTTPTestCase, bind_unused_port
 from tornado.web import Application, RequestHandler
 
 from devlab.config import MockGitHub, MockOrg, MockUser, load_config
+from devlab.oauth2.core import pkce_s256
 from devlab.oauth_mock import MockGitHubStore, RegisteredClient, make_app
-from devlab.oauth_mock.store import pkce_s256
 from devlab.platform import DEFAULT_CONFIG as CONFIG
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"

@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devlab.config import load_config
-from devlab.oauth_mock.store import (
-    MockGitHubStore,
-    OAuthError,
-    RegisteredClient,
-    paginate,
-    parse_page_args,
-    parse_scopes,
-    pkce_s256,
-    verify_pkce,
-)
+from devlab.oauth2.core import OAuthError, RegisteredClient, parse_scopes, pkce_s256, verify_pkce
+from devlab.oauth_mock.store import MockGitHubStore, paginate, parse_page_args
 from devlab.platform import DEFAULT_CONFIG
 
 REDIRECT = "http://127.0.0.1:8000/hub/oauth_callback"
