@@ -129,6 +129,130 @@ class GitHubApp(_Strict):
     url: str = Field(default="https://github.com", description="GitHub (Enterprise) base URL.")
 
 
+# The claims NCSA's LDAP released through CILogon, and what the mock CILogon serves.
+CILOGON_USERNAME_CLAIM = "username"
+# CILogon only knows identity providers by entity id: a URN, https or http URL.
+_ENTITY_ID = re.compile(r"^(urn:|https://|http://)\S+$")
+
+
+class UsernameDerivation(_Strict):
+    """How the hub user name comes from one IdP's claims (oauthenticator's shape)."""
+
+    username_claim: str = Field(
+        default=CILOGON_USERNAME_CLAIM, description="The claim holding the user name."
+    )
+    action: Literal["strip_idp_domain", "prefix"] | None = Field(
+        default=None,
+        description=(
+            "strip_idp_domain: drop `@domain` from the claim; prefix: `prefix:name` (not a "
+            "Unix name: keep it off when the user name is also the lab's)."
+        ),
+    )
+    domain: str | None = Field(default=None, description="The domain strip_idp_domain drops.")
+    prefix: str | None = Field(default=None, description="The prefix the prefix action adds.")
+
+    @model_validator(mode="after")
+    def _action_needs_its_value(self) -> UsernameDerivation:
+        if self.action == "strip_idp_domain" and not self.domain:
+            raise ValueError("action strip_idp_domain needs `domain`, e.g. domain: example.edu")
+        if self.action == "prefix" and not self.prefix:
+            raise ValueError("action prefix needs `prefix`, e.g. prefix: github")
+        return self
+
+
+class CILogonIdP(_Strict):
+    """One identity provider people may choose on CILogon's page, and whom it lets in."""
+
+    username_derivation: UsernameDerivation = UsernameDerivation()
+    allow_all: bool = Field(default=False, description="Let every user of this IdP in.")
+    allowed_domains: tuple[str, ...] = Field(
+        default=(), description="Let in users whose user name's domain matches (fnmatch)."
+    )
+    default: bool = Field(default=False, description="Pre-selected on CILogon's page.")
+
+    def for_oauthenticator(self) -> dict[str, Any]:
+        """This IdP as CILogonOAuthenticator.idps takes it (its JSON schema: no nulls)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class CILogonConfig(_Strict):
+    """CILogon (OpenID Connect), for `provider: cilogon`; for cilogon-mock, overrides only.
+
+    uid, primary gid and groups come from the userinfo claims named here; the id_token is
+    checked against the provider's JWKS at each login.
+    """
+
+    client_id: str | None = Field(
+        default=None, description="The client id CILogon registered (cilogon:...)."
+    )
+    client_secret_file: str | None = Field(
+        default=None,
+        description="Path (on the machine running devlab) of a file holding the client secret.",
+    )
+    url: str = Field(
+        default="https://cilogon.org",
+        description=(
+            "CILogon's base URL (https://test.cilogon.org for its test instance): its "
+            "authorize, token, userinfo and JWKS endpoints and the id_token issuer."
+        ),
+    )
+    idps: dict[str, CILogonIdP] = Field(
+        default_factory=dict,
+        description=(
+            "Entity id (see https://cilogon.org/idplist) -> who may log in through it; "
+            "required for provider cilogon. For cilogon-mock, the mock's IdPs by default."
+        ),
+    )
+    username_claim: str = Field(
+        default=CILOGON_USERNAME_CLAIM,
+        description="The claim holding the Unix user name in labs.",
+    )
+    uid_claim: str = Field(default="uidNumber", description="The claim holding the uid.")
+    gid_claim: str = Field(
+        default="gidNumber",
+        description="The claim holding the primary gid (used when user_private_groups is false).",
+    )
+    groups_claim: str = Field(
+        default="isMemberOf",
+        description="The claim listing groups as [{name, id}]; the ids become lab gids.",
+    )
+    user_private_groups: bool = Field(
+        default=True,
+        description=(
+            "true: each user's primary group is their own (gid = uid), as for GitHub users; "
+            "false: the directory's gid_claim."
+        ),
+    )
+    manage_groups: bool = Field(
+        default=True, description="Hub groups follow the groups claim's names at each login."
+    )
+    allowed_groups: tuple[str, ...] = Field(
+        default=(),
+        description="When set, members of these groups (by name) may also log in.",
+    )
+
+    @field_validator("idps")
+    @classmethod
+    def _entity_ids(cls, value: dict[str, CILogonIdP]) -> dict[str, CILogonIdP]:
+        for entity_id in value:
+            if not _ENTITY_ID.match(entity_id):
+                raise ValueError(
+                    f"{entity_id!r} is not a CILogon entity id (a urn:, https:// or http:// "
+                    "id from https://cilogon.org/idplist, e.g. https://github.com/login/oauth/"
+                    "authorize), not a domain name"
+                )
+        defaults = [e for e, idp in value.items() if idp.default]
+        if len(defaults) > 1:
+            raise ValueError(f"only one IdP may be the default; {', '.join(defaults)} all are")
+        return value
+
+    @model_validator(mode="after")
+    def _groups_need_management(self) -> CILogonConfig:
+        if self.allowed_groups and not self.manage_groups:
+            raise ValueError("allowed_groups needs manage_groups: true (groups come from it)")
+        return self
+
+
 class GroupSpec(_Strict):
     """A Unix group given to every FirstUse user."""
 
@@ -169,18 +293,25 @@ class FirstUseConfig(_Strict):
 class AuthConfig(_Strict):
     """How people log in to the hub."""
 
-    provider: Literal["none", "github-mock", "github", "firstuse"] = Field(
-        default="github-mock",
-        description=(
-            "none: API tokens only; github-mock: the bundled mock GitHub; "
-            "github: real GitHub; firstuse: workshop passwords chosen at first login."
-        ),
+    provider: Literal["none", "github-mock", "github", "firstuse", "cilogon-mock", "cilogon"] = (
+        Field(
+            default="github-mock",
+            description=(
+                "none: API tokens only; github-mock: the bundled mock GitHub; "
+                "github: real GitHub; firstuse: workshop passwords chosen at first login; "
+                "cilogon-mock: the bundled mock CILogon; cilogon: real CILogon."
+            ),
+        )
     )
     admin_users: tuple[str, ...] = Field(default=(), description="Hub admins by login.")
     allowed_organizations: tuple[str, ...] = Field(
         default=(), description="When set, only members of these orgs may log in."
     )
     github: GitHubApp | None = Field(default=None, description="Required for provider github.")
+    cilogon: CILogonConfig | None = Field(
+        default=None,
+        description="Required for provider cilogon; optional overrides for cilogon-mock.",
+    )
     firstuse: FirstUseConfig = FirstUseConfig()
 
     @model_validator(mode="after")
@@ -190,6 +321,24 @@ class AuthConfig(_Strict):
                 "provider github needs auth.github with client_id and client_secret_file "
                 "(register an OAuth app at GitHub, callback URL <hub url>/hub/oauth_callback)"
             )
+        if self.provider == "cilogon":
+            cilogon = self.cilogon or CILogonConfig()
+            missing = [
+                key
+                for key, value in (
+                    ("client_id", cilogon.client_id),
+                    ("client_secret_file", cilogon.client_secret_file),
+                    ("idps", cilogon.idps),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"provider cilogon needs auth.cilogon.{', auth.cilogon.'.join(missing)} "
+                    "(register a client at https://cilogon.org/oauth2/register with callback "
+                    "URL <hub url>/hub/oauth_callback and scopes openid email profile "
+                    "org.cilogon.userinfo; idps maps each allowed IdP's entity id to its rules)"
+                )
         return self
 
 
