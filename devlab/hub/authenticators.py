@@ -7,15 +7,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jwt
 from firstuseauthenticator import FirstUseAuthenticator
 from jupyterhub.apihandlers import APIHandler
 from jupyterhub.scopes import needs_scope
+from oauthenticator.cilogon import CILogonOAuthenticator
 from oauthenticator.github import GitHubOAuthenticator
+from oauthenticator.oauth2 import OAuthenticator
 from tornado import web
 from tornado.httpclient import HTTPClientError
-from traitlets import Unicode
+from traitlets import Bool, Float, Unicode, default
 
 from devlab.hub.oauth_callback import DevlabOAuthCallbackHandler, token_refusal
+from devlab.identity.cilogon import ClaimError, ClaimNames, identity_from_claims
+from devlab.identity.id_token import IdTokenError, UnknownKeyError, verify_id_token
+from devlab.identity.model import AUTH_STATE_KEY
 from devlab.identity.passwords import (
     Account,
     Attempt,
@@ -29,18 +35,16 @@ from devlab.identity.passwords import (
 FIRSTUSE_TEMPLATES = Path(__file__).parent / "templates"
 
 
-class DevlabGitHubOAuthenticator(GitHubOAuthenticator):
-    """GitHubOAuthenticator that also records the user's organisations in auth_state.
+class RefusedCodes(OAuthenticator):
+    """What devlab adds to every OAuth provider's authenticator (first in the bases).
 
-    The platform maps each org to a Unix group (GID = org id); GitHubOAuthenticator only
-    fetches teams, so orgs are read from `/user/orgs` here, with GitHub's pagination.
+    A refused code is answered as a page (403) telling the person to log in again instead
+    of an uncaught 500, and the callback's failures are logged without code and state.
     """
 
     callback_handler = DevlabOAuthCallbackHandler
 
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
-        """oauthenticator's token request, with a refused code answered as a page (403)
-        telling the person to log in again instead of an uncaught 500."""
         try:
             return await super().get_token_info(handler, params)
         except HTTPClientError as error:  # oauthenticator has logged the provider's answer
@@ -49,6 +53,14 @@ class DevlabGitHubOAuthenticator(GitHubOAuthenticator):
         except OSError as error:
             self.log.error("The token request to %s failed: %s", self.token_url, error)
             raise token_refusal(None, None) from error
+
+
+class DevlabGitHubOAuthenticator(RefusedCodes, GitHubOAuthenticator):
+    """GitHubOAuthenticator that also records the user's organisations in auth_state.
+
+    The platform maps each org to a Unix group (GID = org id); GitHubOAuthenticator only
+    fetches teams, so orgs are read from `/user/orgs` here, with GitHub's pagination.
+    """
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         auth_model = await super().update_auth_model(auth_model)
@@ -60,6 +72,178 @@ class DevlabGitHubOAuthenticator(GitHubOAuthenticator):
             token.get("token_type", "bearer"),
         )
         return auth_model
+
+
+# The hub groups of a CILogon login (every groups-claim name, with or without a gid).
+CILOGON_GROUPS_KEY = "cilogon_groups"
+CLAIMS = ClaimNames()  # the default claim names
+
+
+class DevlabCILogonOAuthenticator(RefusedCodes, CILogonOAuthenticator):
+    """CILogonOAuthenticator that checks the id_token and gives the login a Unix identity.
+
+    oauthenticator keeps CILogon's id_token without checking it. Here every token reply
+    (the login's, and a refresh's when it carries one) must hold an id_token signed with
+    one of the provider's published keys (`jwks_url`), for this client, from `issuer`, not
+    expired; otherwise the login is refused (403) and the reason logged. The userinfo's
+    `sub` must be the id_token's.
+
+    The userinfo claims become devlab's identity (devlab.identity.cilogon) at login and at
+    every refresh, kept in auth_state where the spawner reads it; claims that cannot make
+    one refuse the login (403) naming the claim. Hub groups (`manage_groups`) are the
+    groups claim's names, including groups without a gid, which labs do not get.
+    """
+
+    jwks_url = Unicode(
+        config=True,
+        help="The provider's JWKS (CILogon: /oauth2/certs), fetched by the hub; cached.",
+    )
+    issuer = Unicode(config=True, help="The `iss` every id_token must carry.")
+    id_token_leeway = Float(
+        60.0,
+        config=True,
+        help="Seconds of clock difference tolerated on the id_token's `exp` and `iat`.",
+    )
+    unix_username_claim = Unicode(
+        CLAIMS.username, config=True, help="The userinfo claim holding the lab's Unix user name."
+    )
+    uid_claim = Unicode(CLAIMS.uid, config=True, help="The userinfo claim holding the uid.")
+    gid_claim = Unicode(
+        CLAIMS.gid,
+        config=True,
+        help="The userinfo claim holding the primary gid, when user_private_groups is off.",
+    )
+    groups_claim = Unicode(
+        CLAIMS.groups, config=True, help="The userinfo claim listing groups as [{name, id}]."
+    )
+    user_private_groups = Bool(
+        True,
+        config=True,
+        help="Each user's primary group is their own (gid = uid); off: the gid claim.",
+    )
+
+    _jwks: dict[str, Any] | None = None
+
+    @default("jwks_url")
+    def _jwks_url_default(self) -> str:
+        return f"https://{self.cilogon_host}/oauth2/certs"
+
+    @default("issuer")
+    def _issuer_default(self) -> str:
+        return f"https://{self.cilogon_host}"
+
+    @default("auth_state_groups_key")
+    def _groups_key_default(self) -> str:
+        return CILOGON_GROUPS_KEY
+
+    @property
+    def claim_names(self) -> ClaimNames:
+        return ClaimNames(
+            username=self.unix_username_claim,
+            uid=self.uid_claim,
+            gid=self.gid_claim,
+            groups=self.groups_claim,
+        )
+
+    async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
+        token_info = await super().get_token_info(handler, params)
+        id_token = token_info.get("id_token")
+        if id_token or params.get("grant_type") == "authorization_code":
+            await self.verify_id_token(id_token)
+        return token_info
+
+    async def verify_id_token(self, id_token: object) -> dict[str, Any]:
+        """The id_token's claims, or a 403 (logged) saying why it is refused."""
+        try:
+            if not isinstance(id_token, str) or not id_token:
+                raise IdTokenError("the token reply has no id_token (is `openid` in the scope?)")
+            try:
+                return verify_id_token(id_token, await self._keys(), **self._expected())
+            except UnknownKeyError:
+                # The provider may have rotated its keys since they were fetched.
+                return verify_id_token(id_token, await self._keys(refetch=True), **self._expected())
+        except IdTokenError as exc:
+            self.log.warning("Refused a CILogon login: %s", exc)
+            raise web.HTTPError(
+                403,
+                "%s",
+                f"Sign-in refused: {exc}. Log in again; if it persists, tell the hub's "
+                "administrator.",
+            ) from exc
+
+    def _expected(self) -> dict[str, Any]:
+        return {"issuer": self.issuer, "audience": self.client_id, "leeway": self.id_token_leeway}
+
+    async def _keys(self, *, refetch: bool = False) -> dict[str, Any]:
+        """The provider's JWKS, fetched once and again only when a key is unknown."""
+        if self._jwks is None or refetch:
+            try:
+                jwks = await self.httpfetch(
+                    self.jwks_url,
+                    label="fetching the provider's keys (JWKS)",
+                    method="GET",
+                    validate_cert=self.validate_server_cert,
+                )
+            except (HTTPClientError, OSError, ValueError) as exc:
+                self.log.error("Cannot check id_tokens: %s answered %s", self.jwks_url, exc)
+                raise web.HTTPError(
+                    502,
+                    "%s",
+                    "The identity provider's keys could not be fetched. Try again in a moment.",
+                ) from exc
+            if not isinstance(jwks, dict):
+                self.log.error("Cannot check id_tokens: %s is not a JWKS", self.jwks_url)
+                raise web.HTTPError(502, "%s", "The identity provider's keys are unreadable.")
+            self._jwks = jwks
+        return self._jwks
+
+    async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
+        auth_model = await super().update_auth_model(auth_model)
+        auth_state = auth_model["auth_state"]
+        user_info = auth_state[self.user_auth_state_key]
+        self._same_subject(auth_state.get("id_token"), user_info)
+        name = auth_model["name"]
+        try:
+            claimed = identity_from_claims(
+                user_info, self.claim_names, user_private_groups=self.user_private_groups
+            )
+        except ClaimError as exc:
+            self.log.warning("Refused CILogon login of %s: %s", name, exc)
+            raise web.HTTPError(
+                403,
+                "%s",
+                f"{name} cannot run labs on this hub: the identity provider's {exc}. "
+                "Tell the hub's administrator.",
+            ) from exc
+        for group in claimed.groups_without_id:
+            self.log.warning(
+                "%s's group %r has no id in claim %r: a hub group, not a group in labs",
+                name,
+                group,
+                self.groups_claim,
+            )
+        auth_state[AUTH_STATE_KEY] = claimed.identity.as_dict()
+        auth_state[CILOGON_GROUPS_KEY] = list(claimed.hub_groups)
+        return auth_model
+
+    def _same_subject(self, id_token: object, user_info: dict[str, Any]) -> None:
+        """OIDC Core 5.3.2: userinfo about someone else than the id_token must be refused.
+
+        The id_token was verified when it arrived (get_token_info); read again here
+        without the checks, as a refresh re-reads userinfo with the login's token.
+        """
+        if not isinstance(id_token, str):
+            return  # a refresh reply without an id_token keeps none
+        subject = jwt.decode(id_token, options={"verify_signature": False}).get("sub")
+        if subject != user_info.get("sub"):
+            self.log.warning(
+                "Refused a CILogon login: userinfo sub %r is not the id_token's %r",
+                user_info.get("sub"),
+                subject,
+            )
+            raise web.HTTPError(
+                403, "%s", "Sign-in refused: the identity provider's answers disagree."
+            )
 
 
 class DevlabFirstUseAuthenticator(FirstUseAuthenticator):
