@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devlab.config.catalog import LOCAL_ALIAS, CatalogConfig, is_local_alias, require_unique
+from devlab.identity.cilogon import ClaimNames
 from devlab.identity.policy import check_system_id
 from devlab.tutorials import BUILTIN as BUILTIN_TUTORIALS
 
@@ -130,7 +131,7 @@ class GitHubApp(_Strict):
 
 
 # The claims NCSA's LDAP released through CILogon, and what the mock CILogon serves.
-CILOGON_USERNAME_CLAIM = "username"
+CILOGON_CLAIMS = ClaimNames()
 # CILogon only knows identity providers by entity id: a URN, https or http URL.
 _ENTITY_ID = re.compile(r"^(urn:|https://|http://)\S+$")
 
@@ -139,7 +140,7 @@ class UsernameDerivation(_Strict):
     """How the hub user name comes from one IdP's claims (oauthenticator's shape)."""
 
     username_claim: str = Field(
-        default=CILOGON_USERNAME_CLAIM, description="The claim holding the user name."
+        default=CILOGON_CLAIMS.username, description="The claim holding the user name."
     )
     action: Literal["strip_idp_domain", "prefix"] | None = Field(
         default=None,
@@ -204,16 +205,16 @@ class CILogonConfig(_Strict):
         ),
     )
     username_claim: str = Field(
-        default=CILOGON_USERNAME_CLAIM,
+        default=CILOGON_CLAIMS.username,
         description="The claim holding the Unix user name in labs.",
     )
-    uid_claim: str = Field(default="uidNumber", description="The claim holding the uid.")
+    uid_claim: str = Field(default=CILOGON_CLAIMS.uid, description="The claim holding the uid.")
     gid_claim: str = Field(
-        default="gidNumber",
+        default=CILOGON_CLAIMS.gid,
         description="The claim holding the primary gid (used when user_private_groups is false).",
     )
     groups_claim: str = Field(
-        default="isMemberOf",
+        default=CILOGON_CLAIMS.groups,
         description="The claim listing groups as [{name, id}]; the ids become lab gids.",
     )
     user_private_groups: bool = Field(
@@ -228,8 +229,16 @@ class CILogonConfig(_Strict):
     )
     allowed_groups: tuple[str, ...] = Field(
         default=(),
-        description="When set, members of these groups (by name) may also log in.",
+        description=(
+            "When set, members of these groups (by name, ignoring case as labs do) may also log in."
+        ),
     )
+
+    @field_validator("allowed_groups")
+    @classmethod
+    def _lower_case(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Group names from the claims are lower-cased (devlab.identity.cilogon)."""
+        return tuple(name.lower() for name in value)
 
     @field_validator("idps")
     @classmethod

@@ -104,3 +104,9 @@ def test_idps_are_handed_to_oauthenticator_in_the_shape_its_schema_accepts():
     github = authenticator.idps["https://github.com/login/oauth/authorize"]
     assert github["allowed_domains"] == ["*.illinois.edu"]
     assert "action" not in github["username_derivation"]
+
+
+def test_allowed_groups_match_the_lower_cased_claim_names():
+    cilogon = parse_config(REAL.replace("[lsst_users]", "[LSST_Users]")).auth.cilogon
+    assert cilogon is not None
+    assert cilogon.allowed_groups == ("lsst_users",)
