@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devlab.config.catalog import LOCAL_ALIAS, CatalogConfig, is_local_alias, require_unique
+from devlab.config.mock_cilogon import MockCILogon
 from devlab.identity.cilogon import ClaimNames
 from devlab.identity.policy import check_system_id
 from devlab.tutorials import BUILTIN as BUILTIN_TUTORIALS
@@ -542,6 +543,7 @@ class DevlabConfig(_Strict):
     hub: HubConfig = HubConfig()
     auth: AuthConfig = AuthConfig()
     mock_github: MockGitHub = MockGitHub()
+    mock_cilogon: MockCILogon = MockCILogon()
     lab: LabConfig = LabConfig()
     storage: StorageConfig = StorageConfig()
     catalog: CatalogConfig = CatalogConfig()

@@ -192,9 +192,15 @@ def token_request_params(handler: RequestHandler) -> dict[str, str]:
 
 
 def client_credentials(
-    handler: RequestHandler, params: dict[str, str]
+    handler: RequestHandler, params: dict[str, str], registered_id: str | None = None
 ) -> tuple[str | None, str | None]:
-    """Credentials from HTTP Basic (RFC 6749 section 2.3.1) or else the body."""
+    """Credentials from HTTP Basic (RFC 6749 section 2.3.1) or else the body.
+
+    RFC 6749 form-encodes both before joining them with a colon; oauthenticator does not,
+    and CILogon's client ids contain colons (`cilogon:/client_id/...`). So a header that
+    starts with the `registered_id` and a colon is split there, anything else at its
+    first colon and decoded.
+    """
     header = handler.request.headers.get("Authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
@@ -203,10 +209,13 @@ def client_credentials(
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise OAuthError(INVALID_CLIENT, "the Basic Authorization header is malformed") from exc
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        raise OAuthError(INVALID_CLIENT, "the Basic Authorization header is malformed")
-    client_id, client_secret = unquote_plus(user), unquote_plus(password)
+    if registered_id and decoded.startswith(f"{registered_id}:"):
+        client_id, client_secret = registered_id, decoded[len(registered_id) + 1 :]
+    else:
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise OAuthError(INVALID_CLIENT, "the Basic Authorization header is malformed")
+        client_id, client_secret = unquote_plus(user), unquote_plus(password)
     if params.get("client_id") not in (None, client_id):
         raise OAuthError(INVALID_REQUEST, "client_id in the body differs from Basic auth")
     return client_id, client_secret

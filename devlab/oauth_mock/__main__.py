@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-from tornado.httpserver import HTTPServer
-from tornado.web import Application
 
 from devlab.config import ConfigError, load_config
+from devlab.oauth2.core import RegisteredClient
+from devlab.oauth2.serve import SecretFileError, provider_parser, read_client_secret, run
 from devlab.oauth_mock.app import make_app
-from devlab.oauth_mock.store import MockGitHubStore, RegisteredClient
+from devlab.oauth_mock.store import MockGitHubStore
 
 log = logging.getLogger("devlab.oauth_mock")
 
@@ -27,25 +23,12 @@ WARNING = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m devlab.oauth_mock",
-        description="Mock GitHub OAuth provider for development (NOT an identity provider).",
+    parser = provider_parser(
+        "python -m devlab.oauth_mock",
+        "Mock GitHub OAuth provider for development (NOT an identity provider).",
+        "mock_github",
+        8090,
     )
-    parser.add_argument("--config", required=True, help="devlab.yaml with the mock_github users")
-    parser.add_argument("--client-id", required=True, help="client_id of the one registered app")
-    parser.add_argument(
-        "--client-secret-file",
-        required=True,
-        type=Path,
-        help="file holding that app's client secret (e.g. a compose secret)",
-    )
-    parser.add_argument(
-        "--redirect-uri",
-        required=True,
-        help="the app's registered callback, e.g. http://127.0.0.1:8000/hub/oauth_callback",
-    )
-    parser.add_argument("--listen", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8090, help="port to bind (default 8090)")
     parser.add_argument(
         "--public-url",
         default=None,
@@ -53,20 +36,6 @@ def _parser() -> argparse.ArgumentParser:
         "(default: whatever host each request used)",
     )
     return parser
-
-
-async def _serve(app: Application, listen: str, port: int) -> None:
-    server = HTTPServer(app)
-    server.listen(port, address=listen)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    # As PID 1 in a container SIGTERM has no default action; without a handler every
-    # `docker compose down` would wait out the stop timeout.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("stopping")
-    server.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,12 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     try:
-        secret = args.client_secret_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        print(f"{args.client_secret_file}: cannot read the client secret: {exc}", file=sys.stderr)
-        return 2
-    if not secret:
-        print(f"{args.client_secret_file}: the client secret file is empty", file=sys.stderr)
+        secret = read_client_secret(args.client_secret_file)
+    except SecretFileError as exc:
+        print(exc, file=sys.stderr)
         return 2
 
     client = RegisteredClient(args.client_id, secret, args.redirect_uri)
@@ -95,12 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("users: %s", users)
     log.info("authorize URL for browsers: %s/login/oauth/authorize", public)
     log.info("registered redirect_uri: %s", args.redirect_uri)
-    try:
-        asyncio.run(_serve(app, args.listen, args.port))
-    except OSError as exc:
-        print(f"cannot listen on {args.listen}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run(app, args.listen, args.port)
 
 
 if __name__ == "__main__":
