@@ -35,7 +35,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 
 def provider_templates(package: str) -> Environment:
     """`package`'s templates over the shared ones (page.html with the banner, error.html)."""
-    return package_templates(package, __package__ or "devlab.oauth2")
+    return package_templates(package, "devlab.oauth2")
 
 
 def hub_base(redirect_uri: str) -> str | None:

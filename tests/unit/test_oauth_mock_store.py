@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devlab.config import load_config
-from devlab.oauth2.core import OAuthError, RegisteredClient, parse_scopes, pkce_s256, verify_pkce
+from devlab.oauth2.core import OAuthError, RegisteredClient
 from devlab.oauth_mock.store import MockGitHubStore, paginate, parse_page_args
 from devlab.platform import DEFAULT_CONFIG
 
@@ -58,23 +58,7 @@ def refused(error: str, call, *args, **kwargs) -> OAuthError:
     return caught.value
 
 
-# -- PKCE, scopes, paging ----------------------------------------------------------------
-
-
-def test_s256_matches_rfc_7636_vector():
-    assert pkce_s256(RFC_VERIFIER) == RFC_CHALLENGE
-    assert verify_pkce(RFC_CHALLENGE, "S256", RFC_VERIFIER)
-    assert not verify_pkce(RFC_CHALLENGE, "S256", RFC_VERIFIER[:-1] + "A")
-
-
-def test_plain_pkce_compares_verbatim_and_rejects_malformed_verifiers():
-    assert verify_pkce(RFC_VERIFIER, "plain", RFC_VERIFIER)
-    assert not verify_pkce("short", "plain", "short")
-
-
-def test_scopes_split_on_spaces_and_commas_without_repeats():
-    assert parse_scopes("read:org user:email,read:org") == ("read:org", "user:email")
-    assert parse_scopes(None) == ()
+# -- paging ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
