@@ -4,5 +4,6 @@
 URLs, token shapes and identities, but both are authorization-code providers for one
 registered client: the same client check, PKCE, single-use expiring codes, refusals that
 never redirect to an unverified URI, and the same honest banner on their pages. Those
-live here once: `devlab.oauth2.core` without HTTP, `devlab.oauth2.web` for tornado.
+live here once: `devlab.oauth2.core` without HTTP, `devlab.oauth2.web` for tornado, and
+`devlab.oauth2.serve` for running either as a service.
 """
