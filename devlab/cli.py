@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, what, variable, default in (
         ("--port", "hub port on the host", "DEVLAB_HTTP_PORT", defaults.HTTP_PORT),
         ("--oauth-port", "mock GitHub port on the host", "DEVLAB_OAUTH_PORT", defaults.OAUTH_PORT),
+        (
+            "--cilogon-port",
+            "mock CILogon port on the host",
+            "DEVLAB_CILOGON_PORT",
+            defaults.CILOGON_PORT,
+        ),
         ("--nfs-port", "NFS port on the host", "DEVLAB_NFS_PORT", defaults.NFS_PORT),
         ("--registry-port", "local registry port", "DEVLAB_REGISTRY_PORT", defaults.REGISTRY_PORT),
     ):
@@ -182,6 +188,7 @@ def _settings(args: argparse.Namespace) -> StackSettings:
         profile=getattr(args, "profile", None),
         port=getattr(args, "port", None),
         oauth_port=getattr(args, "oauth_port", None),
+        cilogon_port=getattr(args, "cilogon_port", None),
         nfs_port=getattr(args, "nfs_port", None),
         registry_port=getattr(args, "registry_port", None),
         bind=getattr(args, "bind", None),

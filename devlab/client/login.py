@@ -29,11 +29,25 @@ def github_mock_login(hub_url: str, login: str, timeout: float = 30) -> requests
 
     Returns a session holding the hub's login cookie.
     """
-    session, callback_url = github_mock_callback(hub_url, login, timeout)
+    return _mock_login(hub_url, {"login": login}, login, timeout)
+
+
+def cilogon_mock_login(hub_url: str, sub: str, timeout: float = 30) -> requests.Session:
+    """The full OpenID Connect flow as the mock CILogon user whose subject is `sub`.
+
+    Returns a session holding the hub's login cookie.
+    """
+    return _mock_login(hub_url, {"sub": sub}, sub, timeout)
+
+
+def _mock_login(
+    hub_url: str, approve: dict[str, str], who: str, timeout: float
+) -> requests.Session:
+    session, callback_url = mock_callback(hub_url, approve, who, timeout)
     callback = session.get(callback_url, allow_redirects=False, timeout=timeout)
     if callback.status_code != 302:
         raise LoginError(
-            f"the hub refused {login}: {callback.status_code} {_page_message(callback.text)}"
+            f"the hub refused {who}: {callback.status_code} {_page_message(callback.text)}"
         )
     return session
 
@@ -41,11 +55,19 @@ def github_mock_login(hub_url: str, login: str, timeout: float = 30) -> requests
 def github_mock_callback(
     hub_url: str, login: str, timeout: float = 30
 ) -> tuple[requests.Session, str]:
-    """The OAuth flow as mock GitHub user `login` up to the provider's redirect back.
+    """The OAuth flow as mock GitHub user `login` up to the provider's redirect back."""
+    return mock_callback(hub_url, {"login": login}, login, timeout)
+
+
+def mock_callback(
+    hub_url: str, approve: dict[str, str], who: str, timeout: float = 30
+) -> tuple[requests.Session, str]:
+    """The OAuth flow through a mock provider up to its redirect back to the hub.
 
     Returns the session holding the hub's OAuth state cookie and the callback URL with
-    the code and state, not yet visited. The mock provider's `login=` query parameter
-    stands in for clicking the user on its page.
+    the code and state, not yet visited. `approve` is the query that stands in for
+    clicking the user on the provider's page (mock GitHub's `login=`, mock CILogon's
+    `sub=`).
     """
     session = requests.Session()
     hub = hub_url.rstrip("/")
@@ -54,11 +76,11 @@ def github_mock_callback(
         raise LoginError(f"/hub/oauth_login answered {start.status_code}, not a redirect")
     authorize = start.headers["Location"]
     approved = session.get(
-        _with_query(authorize, login=login), allow_redirects=False, timeout=timeout
+        _with_query(authorize, **approve), allow_redirects=False, timeout=timeout
     )
     if approved.status_code != 302:
         raise LoginError(
-            f"the provider refused {login}: {approved.status_code} {approved.text[:300]}"
+            f"the provider refused {who}: {approved.status_code} {approved.text[:300]}"
         )
     return session, approved.headers["Location"]
 

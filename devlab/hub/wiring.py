@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import docker
 from docker.errors import DockerException
@@ -18,9 +19,11 @@ from requests import RequestException
 
 from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
+from devlab.config.models import CILogonConfig
 from devlab.hub.allocations import UidAllocations
 from devlab.hub.authenticators import (
     FIRSTUSE_TEMPLATES,
+    DevlabCILogonOAuthenticator,
     DevlabFirstUseAuthenticator,
     DevlabGitHubOAuthenticator,
 )
@@ -29,6 +32,7 @@ from devlab.hub.labs import LAB_HOST_CONFIG
 from devlab.hub.proxy import DevlabProxy
 from devlab.hub.spawner import SERVER_TEMPLATES, DevlabSpawner, menu_form
 from devlab.identity import Group, Identity
+from devlab.identity.cilogon import ClaimNames, identity_from_claims
 from devlab.identity.github import identity_from_github
 from devlab.polling import PollTimeout, poll_until
 from devlab.tutorials import BUILTIN_DIR as BUILTIN_TUTORIALS_DIR
@@ -52,6 +56,8 @@ class HubEnvironment:
     hub_public_url: str
     oauth_public_url: str
     oauth_internal_url: str
+    cilogon_public_url: str
+    cilogon_internal_url: str
     tutorials_repo: Path  # the tutorials volume, where lab.tutorials: builtin is published
     # The hub image's own (Debian) store: what "the system's" certificates are in labs.
     system_ca_bundle: Path
@@ -81,6 +87,8 @@ class HubEnvironment:
             hub_public_url=need("DEVLAB_HUB_PUBLIC_URL"),
             oauth_public_url=need("DEVLAB_OAUTH_PUBLIC_URL"),
             oauth_internal_url=env.get("DEVLAB_OAUTH_INTERNAL_URL", "http://oauth:8090"),
+            cilogon_public_url=need("DEVLAB_CILOGON_PUBLIC_URL"),
+            cilogon_internal_url=env.get("DEVLAB_CILOGON_INTERNAL_URL", "http://cilogon:8091"),
             tutorials_repo=Path(env.get("DEVLAB_TUTORIALS_PATH", "/srv/devlab/tutorials.git")),
             system_ca_bundle=Path(
                 env.get("DEVLAB_SYSTEM_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
@@ -257,6 +265,9 @@ def configure_auth(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any
         c.Authenticator.allow_all = True
         return firstuse_identity_lookup(config, hub_env.data_dir / "devlab-uids.json")
 
+    if auth.provider in ("cilogon", "cilogon-mock"):
+        return configure_cilogon(c, config, hub_env)
+
     c.JupyterHub.authenticator_class = DevlabGitHubOAuthenticator
     gh = c.DevlabGitHubOAuthenticator
     gh.client_secret = hub_env.secret("oauth_client_secret")
@@ -280,6 +291,66 @@ def configure_auth(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any
     gh.userdata_url = f"{hub_env.oauth_internal_url}/user"
     gh.github_api = hub_env.oauth_internal_url
     return mock_identity_lookup(config)
+
+
+def configure_cilogon(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any:
+    """CILogon's own authenticator, pointed at real CILogon or at the mock; devlab adds
+    only the id_token check and the claims' identity (DevlabCILogonOAuthenticator)."""
+    settings = config.auth.cilogon or CILogonConfig()
+    c.JupyterHub.authenticator_class = DevlabCILogonOAuthenticator
+    cl = c.DevlabCILogonOAuthenticator
+    cl.enable_auth_state = True
+    cl.client_secret = hub_env.secret("oauth_client_secret")
+    cl.oauth_callback_url = f"{hub_env.hub_public_url.rstrip('/')}/hub/oauth_callback"
+    cl.unix_username_claim = settings.username_claim
+    cl.uid_claim = settings.uid_claim
+    cl.gid_claim = settings.gid_claim
+    cl.groups_claim = settings.groups_claim
+    cl.user_private_groups = settings.user_private_groups
+    cl.manage_groups = settings.manage_groups
+    if settings.allowed_groups:
+        cl.allowed_groups = set(settings.allowed_groups)
+    idps = {entity: idp.for_oauthenticator() for entity, idp in settings.idps.items()}
+    if config.auth.provider == "cilogon":
+        assert settings.client_id is not None  # enforced by AuthConfig
+        host = urlparse(settings.url).netloc
+        cl.client_id = settings.client_id
+        cl.cilogon_host = host
+        cl.jwks_url = f"https://{host}/oauth2/certs"
+        cl.issuer = f"https://{host}"
+        cl.idps = idps
+        return None  # real CILogon users get their identity from their login only
+    mock = config.mock_cilogon
+    # The browser goes to the mock's published port; the hub reaches it on the network.
+    cl.client_id = settings.client_id or MOCK_CLIENT_ID
+    cl.authorize_url = f"{hub_env.cilogon_public_url}/authorize"
+    cl.token_url = f"{hub_env.cilogon_internal_url}/oauth2/token"
+    cl.userdata_url = f"{hub_env.cilogon_internal_url}/oauth2/userinfo"
+    cl.jwks_url = f"{hub_env.cilogon_internal_url}/oauth2/certs"
+    cl.issuer = hub_env.cilogon_public_url.rstrip("/")
+    cl.idps = idps or {
+        entity: {"username_derivation": {"username_claim": mock.username_claim}, "allow_all": True}
+        for entity in mock.idps
+    }
+    names = ClaimNames(
+        username=settings.username_claim,
+        uid=settings.uid_claim,
+        gid=settings.gid_claim,
+        groups=settings.groups_claim,
+    )
+
+    def lookup(username: str) -> Identity | None:
+        """The mock user with this user name, for hub users who have not logged in yet."""
+        for user in mock.users:
+            claims = user.model_dump(mode="json", exclude_none=True)
+            if claims.get(settings.username_claim) == username:
+                claimed = identity_from_claims(
+                    claims, names, user_private_groups=settings.user_private_groups
+                )
+                return claimed.identity
+        return None
+
+    return lookup
 
 
 def firstuse_identity_lookup(config: DevlabConfig, allocations_path: Path) -> Any:

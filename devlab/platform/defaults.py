@@ -11,5 +11,6 @@ BASE_IMAGE = "debian:bookworm-slim"
 BIND = "127.0.0.1"  # loopback: anything wider needs TLS (devlab.stack.settings)
 HTTP_PORT = 8000  # the hub, through the proxy
 OAUTH_PORT = 8090  # the mock GitHub provider
+CILOGON_PORT = 8091  # the mock CILogon provider
 NFS_PORT = 12049  # the NFS server, for the host's own clients
 REGISTRY_PORT = 5000  # the optional local registry

@@ -56,6 +56,7 @@ def compose_env(
         ),
         "DEVLAB_HTTP_PORT": str(settings.http_port),
         "DEVLAB_OAUTH_PORT": str(settings.oauth_port),
+        "DEVLAB_CILOGON_PORT": str(settings.cilogon_port),
         "DEVLAB_NFS_PORT": str(settings.nfs_port),
         "DEVLAB_REGISTRY_PORT": str(settings.registry_port),
         # The prepuller sends the registry password only to this host, and only when the
@@ -64,6 +65,7 @@ def compose_env(
         "DEVLAB_STORAGE_MODE": storage_mode,
         "DEVLAB_HUB_PUBLIC_URL": settings.hub_url,
         "DEVLAB_OAUTH_PUBLIC_URL": settings.oauth_url,
+        "DEVLAB_CILOGON_PUBLIC_URL": settings.cilogon_url,
         "DEVLAB_CONFIG": str(settings.config_path),
         "DEVLAB_SECRETS_DIR": str(settings.secrets_dir),
         "DEVLAB_CA_BUNDLE": str(ca_bundle),

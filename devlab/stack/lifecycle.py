@@ -14,6 +14,7 @@ import docker
 from docker.errors import NotFound
 
 from devlab.catalog.state import CatalogState, parse_state
+from devlab.cilogon_mock.keys import load_or_create
 from devlab.config import DevlabConfig, lab_build_paths, load_config
 from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine, ports, publish
@@ -35,6 +36,7 @@ from devlab.storage import engine as storage_engine
 
 # Compose starts every service of the active profiles (COMPOSE_PROFILES in compose.env).
 RUNTIME_SERVICES = ("proxy", "hub")
+CILOGON_SIGNING_KEY = "cilogon_signing_key"  # a file in the stack's secrets
 UP_TIMEOUT = 180
 CATALOG_STATE = "/srv/devlab/catalog/state.json"  # in the prepuller's catalog volume
 # `down` must reach services of every profile, including ones no longer active.
@@ -67,6 +69,14 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
         install_secret(
             settings.secrets_dir, "oauth_client_secret", Path(config.auth.github.client_secret_file)
         )
+    cilogon = config.auth.cilogon
+    if cilogon is not None and cilogon.client_secret_file and config.auth.provider == "cilogon":
+        install_secret(
+            settings.secrets_dir, "oauth_client_secret", Path(cilogon.client_secret_file)
+        )
+    # The mock CILogon's id_token key, one per stack (a Compose secret, so made even when
+    # the mock does not run: Compose wants every secret's file).
+    load_or_create(settings.secrets_dir / CILOGON_SIGNING_KEY)
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
     install_tls(settings, _tls_hosts(settings))
     profiles = profiles_for(config)
@@ -131,6 +141,8 @@ def profiles_for(config: DevlabConfig) -> tuple[str, ...]:
     profiles = []
     if config.auth.provider == "github-mock":
         profiles.append("mock-github")
+    if config.auth.provider == "cilogon-mock":
+        profiles.append("mock-cilogon")
     if config.local_registry:
         profiles.append("registry")
     return tuple(profiles)
@@ -370,6 +382,7 @@ def as_brought_up(settings: StackSettings) -> StackSettings:
         public_host=values.get("DEVLAB_PUBLIC_HOST") or None,
         http_port=int(values.get("DEVLAB_HTTP_PORT", settings.http_port)),
         oauth_port=int(values.get("DEVLAB_OAUTH_PORT", settings.oauth_port)),
+        cilogon_port=int(values.get("DEVLAB_CILOGON_PORT", settings.cilogon_port)),
         nfs_port=int(values.get("DEVLAB_NFS_PORT", settings.nfs_port)),
         registry_port=int(values.get("DEVLAB_REGISTRY_PORT", settings.registry_port)),
         bind=values.get("DEVLAB_BIND", settings.bind),
@@ -444,6 +457,9 @@ def status(settings: StackSettings) -> StackStatus:
         hub_url=settings.hub_url,
         oauth_url=settings.oauth_url
         if "mock-github" in values.get("COMPOSE_PROFILES", "")
+        else None,
+        cilogon_url=settings.cilogon_url
+        if "mock-cilogon" in values.get("COMPOSE_PROFILES", "")
         else None,
         storage_mode=values.get("DEVLAB_STORAGE_MODE"),
         nfs_url=settings.nfs_url if "nfs" in services else None,

@@ -38,6 +38,7 @@ class StackSettings:
     state_dir: Path
     http_port: int
     oauth_port: int
+    cilogon_port: int
     nfs_port: int
     registry_port: int
     bind: str
@@ -79,6 +80,11 @@ class StackSettings:
     def oauth_url(self) -> str:
         """Where a browser reaches the mock GitHub provider: loopback, whatever --bind says."""
         return f"http://127.0.0.1:{self.oauth_port}"
+
+    @property
+    def cilogon_url(self) -> str:
+        """Where a browser reaches the mock CILogon provider: loopback, whatever --bind says."""
+        return f"http://127.0.0.1:{self.cilogon_port}"
 
     @property
     def registry_host(self) -> str:
@@ -146,6 +152,7 @@ def resolve_settings(
     config: str | None = None,
     port: int | None = None,
     oauth_port: int | None = None,
+    cilogon_port: int | None = None,
     nfs_port: int | None = None,
     registry_port: int | None = None,
     profile: str | None = None,
@@ -175,14 +182,18 @@ def resolve_settings(
     config_choice = discover_config(config, env, cwd, packaged)
     http_port = _port(port, env.get("DEVLAB_HTTP_PORT"), defaults.HTTP_PORT, "--port")
     oauth = _port(oauth_port, env.get("DEVLAB_OAUTH_PORT"), defaults.OAUTH_PORT, "--oauth-port")
+    cilogon = _port(
+        cilogon_port, env.get("DEVLAB_CILOGON_PORT"), defaults.CILOGON_PORT, "--cilogon-port"
+    )
     nfs = _port(nfs_port, env.get("DEVLAB_NFS_PORT"), defaults.NFS_PORT, "--nfs-port")
     registry = _port(
         registry_port, env.get("DEVLAB_REGISTRY_PORT"), defaults.REGISTRY_PORT, "--registry-port"
     )
-    if len({http_port, oauth, nfs, registry}) < 4:
+    if len({http_port, oauth, cilogon, nfs, registry}) < 5:
         raise SettingsError(
-            f"the hub ({http_port}), mock OAuth ({oauth}), NFS ({nfs}) and registry "
-            f"({registry}) ports must differ (--port, --oauth-port, --nfs-port, --registry-port)"
+            f"the hub ({http_port}), mock GitHub ({oauth}), mock CILogon ({cilogon}), NFS "
+            f"({nfs}) and registry ({registry}) ports must differ (--port, --oauth-port, "
+            "--cilogon-port, --nfs-port, --registry-port)"
         )
 
     ca = env.get("DEVLAB_CA_BUNDLE")
@@ -202,6 +213,7 @@ def resolve_settings(
         state_dir=(default_state_root(env) / name).resolve(),
         http_port=http_port,
         oauth_port=oauth,
+        cilogon_port=cilogon,
         nfs_port=nfs,
         registry_port=registry,
         bind=bind_address,
@@ -220,15 +232,16 @@ def is_loopback(address: str) -> bool:
 def check_exposure(settings: StackSettings, provider: str) -> None:
     """Refuse a stack whose login would be open to the network it is published on.
 
-    The mock GitHub logs in anyone as any of its users, admins included, and its port
-    stays on loopback; but the hub beyond loopback would send a LAN's browsers to it.
+    The mock providers log in anyone as any of their users, admins included, and their
+    ports stay on loopback; but the hub beyond loopback would send a LAN's browsers there.
     """
-    if provider == "github-mock" and not is_loopback(settings.bind):
+    mocks = {"github-mock": "GitHub", "cilogon-mock": "CILogon"}
+    if provider in mocks and not is_loopback(settings.bind):
         raise SettingsError(
             f"--bind {settings.bind} would let anyone on your network log in as any mock "
-            "GitHub user, admins included: use `--profile workshop` (FirstUse accounts with "
-            "one-time passwords) or auth.provider: github (real GitHub) for a stack beyond "
-            "loopback, or leave out --bind"
+            f"{mocks[provider]} user, admins included: use `--profile workshop` (FirstUse "
+            "accounts with one-time passwords) or a real provider (auth.provider: github or "
+            "cilogon) for a stack beyond loopback, or leave out --bind"
         )
 
 

@@ -41,6 +41,7 @@ class StackStatus(_Frozen):
     images: tuple[ImageRecord, ...] | None  # the prepuller's menu; None until it publishes
     hub_url: str
     oauth_url: str | None  # only while the mock GitHub runs
+    cilogon_url: str | None = None  # only while the mock CILogon runs
     storage_mode: str | None  # volume or nfs; None before the first `up`
     nfs_url: str | None
     nfs_access: str | None  # who can reach the nfs service, in words

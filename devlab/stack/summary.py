@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from devlab.config import DevlabConfig
+from devlab.config.mock_cilogon import MockCILogonUser
 from devlab.stack.settings import StackSettings, is_loopback
 
 SECURITY_NOTICE = (
     "This is a local development stack: identities are mock or workshop accounts, "
     "secrets live in {state}, and ports are published on {bind} only."
 )
+
+
+def _cilogon_user(user: MockCILogonUser, idp: str) -> str:
+    """One mock CILogon user as `devlab up` lists it; '-' for a claim the mock leaves out."""
+
+    def shown(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    groups = ", ".join(f"{g.name} ({shown(g.id)})" for g in user.isMemberOf or ()) or "-"
+    return (
+        f"{shown(user.username):<10} uid {shown(user.uidNumber):<9} "
+        f"gid {shown(user.gidNumber):<9} groups {groups}  [{idp}]"
+    )
 
 
 def _users(config: DevlabConfig) -> list[str]:
@@ -20,6 +34,11 @@ def _users(config: DevlabConfig) -> list[str]:
             + (", ".join(f"{o} ({orgs[o]})" for o in u.orgs) or "-")
             for u in config.mock_github.users
         ]
+    if auth.provider == "cilogon-mock":
+        mock = config.mock_cilogon
+        return [_cilogon_user(u, mock.idps.get(u.idp, u.idp)) for u in mock.users]
+    if auth.provider == "cilogon":
+        return ["real CILogon accounts: uid, gid and groups from the claims (auth.cilogon)"]
     if auth.provider == "firstuse":
         first, last = auth.firstuse.uid_range
         groups = ", ".join(f"{g.name} ({g.gid})" for g in auth.firstuse.groups) or "-"
@@ -41,6 +60,8 @@ def render_up(
     rows = [("Hub", settings.hub_url)]
     if config.auth.provider == "github-mock":
         rows.append(("Mock GitHub", settings.oauth_url))
+    if config.auth.provider == "cilogon-mock":
+        rows.append(("Mock CILogon", settings.cilogon_url))
     rows.append(("Admin token", "devlab token"))
     if settings.profile:
         rows.append(("Profile", settings.profile))

@@ -3,6 +3,7 @@ it too without the test extra."""
 
 from devlab.client.login import (
     LoginError,
+    cilogon_mock_login,
     firstuse_login,
     github_mock_callback,
     github_mock_login,
@@ -12,6 +13,7 @@ from devlab.client.login import (
 
 __all__ = [
     "LoginError",
+    "cilogon_mock_login",
     "firstuse_login",
     "github_mock_callback",
     "github_mock_login",

@@ -29,7 +29,13 @@ from types import TracebackType
 import requests
 from testcontainers.compose import DockerCompose
 
-from devlab.client.login import firstuse_login, github_mock_login
+from devlab.client.login import (
+    LoginError,
+    cilogon_mock_login,
+    firstuse_login,
+    github_mock_login,
+)
+from devlab.config import DevlabConfig, load_config
 from devlab.hubapi import HubAPI
 from devlab.stack import engine, lifecycle
 from devlab.stack.compose import compose_command, compose_environment
@@ -154,6 +160,7 @@ class DevlabStack:
                 DEVLAB_STATE_DIR=str(state_dir),
                 DEVLAB_HTTP_PORT=str(free_port()),
                 DEVLAB_OAUTH_PORT=str(free_port()),
+                DEVLAB_CILOGON_PORT=str(free_port()),
                 DEVLAB_NFS_PORT=str(free_port()),
                 DEVLAB_REGISTRY_PORT=str(free_port()),
             )
@@ -286,16 +293,28 @@ class DevlabStack:
     def login(
         self, name: str, password: str | None = None, new_password: str | None = None
     ) -> User:
-        """Log in through the provider in use: mock GitHub, or FirstUse with `password`
-        (at an imported user's first login: the one-time password from `devlab users
-        import`, with the `new_password` they choose)."""
-        if password is None:
-            browser = github_mock_login(self.hub_url, name)
-        else:
+        """Log in through the provider in use: mock GitHub or mock CILogon (`name` is the
+        user's login, or their username claim), or FirstUse with `password` (at an
+        imported user's first login: the one-time password from `devlab users import`,
+        with the `new_password` they choose)."""
+        if password is not None:
             browser = firstuse_login(self.hub_url, name, password, new_password)
+        elif (config := self._config()).auth.provider == "cilogon-mock":
+            mock = config.mock_cilogon
+            user = next((u for u in mock.users if u.username == name), None)
+            if user is None:
+                raise LoginError(f"no mock_cilogon user has {mock.username_claim} {name!r}")
+            browser = cilogon_mock_login(self.hub_url, user.sub)
+        else:
+            browser = github_mock_login(self.hub_url, name)
         user = User(self, name, browser)
         self.users[name] = user
         return user
+
+    def _config(self) -> DevlabConfig:
+        """The config the stack runs with now (`up` may have changed it since start)."""
+        running = lifecycle.as_brought_up(self.settings)
+        return load_config(running.config_path, running.profile)
 
     def stop_all_servers(self) -> None:
         admin = self.admin

@@ -27,6 +27,7 @@ def stack_env(name: str, state: Path) -> dict[str, str]:
         "DEVLAB_STATE_DIR": str(state),
         "DEVLAB_HTTP_PORT": str(free_port()),
         "DEVLAB_OAUTH_PORT": str(free_port()),
+        "DEVLAB_CILOGON_PORT": str(free_port()),
         "DEVLAB_NFS_PORT": str(free_port()),
         "DEVLAB_REGISTRY_PORT": str(free_port()),
     }

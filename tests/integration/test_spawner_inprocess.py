@@ -143,6 +143,7 @@ async def hub(lab_image: str, tmp_path_factory: pytest.TempPathFactory) -> Async
             "DEVLAB_HUB_PUBLIC_URL": hub_url,
             # Unused: MockHub keeps its own authenticator, not the mock provider's.
             "DEVLAB_OAUTH_PUBLIC_URL": f"http://127.0.0.1:{defaults.OAUTH_PORT}",
+            "DEVLAB_CILOGON_PUBLIC_URL": f"http://127.0.0.1:{defaults.CILOGON_PORT}",
             "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
             "DEVLAB_SECRETS_PATH": str(secrets),
             "DEVLAB_HUB_DATA": str(root),

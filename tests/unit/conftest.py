@@ -17,6 +17,7 @@ def hub_env(tmp_path):
         "DEVLAB_NFS_PORT": "12049",
         "DEVLAB_HUB_PUBLIC_URL": "http://127.0.0.1:8000/",
         "DEVLAB_OAUTH_PUBLIC_URL": "http://127.0.0.1:8090",
+        "DEVLAB_CILOGON_PUBLIC_URL": "http://127.0.0.1:8091",
         "DEVLAB_CONFIG_PATH": str(DEFAULT_CONFIG),
         "DEVLAB_SECRETS_PATH": str(tmp_path / "secrets"),
         "DEVLAB_HUB_DATA": str(tmp_path / "data"),

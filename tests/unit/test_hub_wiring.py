@@ -155,3 +155,49 @@ def test_firstuse_allocates_once_and_remembers(tmp_path, hub_env):
     assert lookup("erin").uid == 4000001
     again = with_auth(tmp_path, hub_env, provider="firstuse").DevlabSpawner.identity_lookup
     assert again("dave").uid == 4000000
+
+
+def test_mock_cilogon_uses_cilogons_own_authenticator_with_split_urls(tmp_path, hub_env):
+    from devlab.hub.authenticators import DevlabCILogonOAuthenticator
+
+    hub_env = {**hub_env, "DEVLAB_CILOGON_PUBLIC_URL": "http://127.0.0.1:18091"}
+    c = with_auth(tmp_path, hub_env, provider="cilogon-mock")
+    assert c.JupyterHub.authenticator_class is DevlabCILogonOAuthenticator
+    cl = c.DevlabCILogonOAuthenticator
+    # The browser goes to the published port; the hub's calls stay on the stack network.
+    assert cl.authorize_url == "http://127.0.0.1:18091/authorize"
+    assert cl.token_url == "http://cilogon:8091/oauth2/token"
+    assert cl.userdata_url == "http://cilogon:8091/oauth2/userinfo"
+    assert cl.jwks_url == "http://cilogon:8091/oauth2/certs"
+    assert cl.issuer == "http://127.0.0.1:18091"  # what the mock signs into every id_token
+    assert cl.enable_auth_state is True
+    assert set(cl.idps) == set(load_config(DEFAULT_CONFIG).mock_cilogon.idps)
+    # A user who has not logged in yet gets the identity the mock's claims give.
+    alice = c.DevlabSpawner.identity_lookup("alice")
+    assert (alice.uid, alice.gid) == (3000001, 3000001)  # user-private by default
+    assert [(g.name, g.gid) for g in alice.groups] == [("astro", 2000101), ("pipelines", 2000102)]
+    assert c.DevlabSpawner.identity_lookup("mallory") is None
+
+
+def test_real_cilogon_talks_to_cilogon_and_invents_no_identity(tmp_path, hub_env):
+    secret = tmp_path / "cilogon-secret"
+    secret.write_text("s3cret\n")
+    c = with_auth(
+        tmp_path,
+        hub_env,
+        provider="cilogon",
+        cilogon={
+            "client_id": "cilogon:/client_id/abc",
+            "client_secret_file": str(secret),
+            "url": "https://test.cilogon.org",
+            "idps": {"https://idp.example.edu/idp/shibboleth": {"allow_all": True}},
+        },
+    )
+    cl = c.DevlabCILogonOAuthenticator
+    assert cl.client_id == "cilogon:/client_id/abc"
+    assert cl.cilogon_host == "test.cilogon.org"
+    assert cl.jwks_url == "https://test.cilogon.org/oauth2/certs"
+    assert cl.issuer == "https://test.cilogon.org"
+    assert "authorize_url" not in cl  # CILogonOAuthenticator derives them from its host
+    assert list(cl.idps) == ["https://idp.example.edu/idp/shibboleth"]
+    assert c.DevlabSpawner.identity_lookup is None

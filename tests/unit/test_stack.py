@@ -182,6 +182,7 @@ def test_the_readmes_settings_table_shows_the_defaults_devlab_uses():
         "DEVLAB_STACK": defaults.STACK,
         "DEVLAB_HTTP_PORT": str(defaults.HTTP_PORT),
         "DEVLAB_OAUTH_PORT": str(defaults.OAUTH_PORT),
+        "DEVLAB_CILOGON_PORT": str(defaults.CILOGON_PORT),
         "DEVLAB_NFS_PORT": str(defaults.NFS_PORT),
         "DEVLAB_REGISTRY_PORT": str(defaults.REGISTRY_PORT),
         "DEVLAB_BIND": defaults.BIND,
