@@ -14,7 +14,6 @@ import docker
 from docker.errors import NotFound
 
 from devlab.catalog.state import CatalogState, parse_state
-from devlab.cilogon_mock.keys import load_or_create
 from devlab.config import DevlabConfig, lab_build_paths, load_config
 from devlab.polling import PollTimeout, poll_until
 from devlab.stack import engine, ports, publish
@@ -36,7 +35,6 @@ from devlab.storage import engine as storage_engine
 
 # Compose starts every service of the active profiles (COMPOSE_PROFILES in compose.env).
 RUNTIME_SERVICES = ("proxy", "hub")
-CILOGON_SIGNING_KEY = "cilogon_signing_key"  # a file in the stack's secrets
 UP_TIMEOUT = 180
 CATALOG_STATE = "/srv/devlab/catalog/state.json"  # in the prepuller's catalog volume
 # `down` must reach services of every profile, including ones no longer active.
@@ -74,9 +72,6 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
         install_secret(
             settings.secrets_dir, "oauth_client_secret", Path(cilogon.client_secret_file)
         )
-    # The mock CILogon's id_token key, one per stack (a Compose secret, so made even when
-    # the mock does not run: Compose wants every secret's file).
-    load_or_create(settings.secrets_dir / CILOGON_SIGNING_KEY)
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
     install_tls(settings, _tls_hosts(settings))
     profiles = profiles_for(config)
