@@ -26,6 +26,7 @@ from devlab.testing.stack import DevlabStack
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 USER = "alice"
+CILOGON_USER = "ada"  # the mock CILogon's; its own name, so never alice's home
 UID = 7000001  # alice's GitHub id in config/devlab.yaml
 SIZE = "medium"  # not the default, so the test sees that the choice reaches the lab
 TUTORIAL = "welcome.ipynb"
@@ -196,3 +197,44 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
     log = _read_home_file(devlab, "notebooks/tutorials-refresh.log")
     assert "refresh /srv/devlab/tutorials.git (branch main)" in log, log
     assert ": ok" in log, log
+
+
+@pytest.fixture
+def stack_with_cilogon(devlab: DevlabStack, tmp_path: Path) -> Iterator[DevlabStack]:
+    """The session's stack on the packaged config with the mock CILogon; restored after."""
+    devlab.stop_all_servers()
+    config = yaml.safe_load(devlab.settings.config_path.read_text())
+    config["auth"]["provider"] = "cilogon-mock"
+    path = tmp_path / "devlab-cilogon.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    devlab.up(config=path)
+    try:
+        yield devlab
+    finally:
+        devlab.stop_all_servers()
+        devlab.up()
+
+
+def test_sign_in_through_the_mock_cilogon(stack_with_cilogon, browser, screenshots: Path) -> None:
+    """The mock CILogon's page lists each IdP's users with their uid and groups; choosing
+    one lands on the hub, signed in as that user's username claim."""
+    from playwright.sync_api import expect
+
+    devlab = stack_with_cilogon
+    cilogon_url = devlab.status().cilogon_url
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(devlab.hub_url)
+        page.locator("a[href*=oauth_login]").click()
+        expect(page).to_have_url(re.compile(rf"^{re.escape(cilogon_url)}/authorize"))
+        expect(page.locator("section.idp h2")).to_have_text(["Example University", "GitHub"])
+        expect(page.locator("p.warn")).to_contain_text("not an identity provider")
+        page.screenshot(path=screenshots / "11-mock-cilogon-login.png", full_page=True)
+        page.get_by_role("button", name=re.compile(rf"^{CILOGON_USER}\b")).click()
+        expect(page).to_have_url(re.compile(r"/hub/(spawn|home)"))
+        page.screenshot(path=screenshots / "12-cilogon-signed-in.png")
+        user = devlab.admin.user(CILOGON_USER)
+        assert {"astro", "pipelines"} <= set(user["groups"])
+    finally:
+        context.close()

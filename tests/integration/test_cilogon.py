@@ -4,24 +4,35 @@ groups in the lab, the id_token checked, and the mock out of the labs' reach."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import docker
 import pytest
 import requests
 import yaml
 
+from devlab.config import load_config
 from devlab.platform import DEFAULT_CONFIG
 from devlab.stack import engine
+from devlab.testing.login import LoginError, cilogon_mock_login
+
+
+def cilogon_config(folder: Path, **cilogon: object) -> Path:
+    """The packaged config with auth.provider: cilogon-mock (and these auth.cilogon keys)."""
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["auth"]["provider"] = "cilogon-mock"
+    if cilogon:
+        config["auth"]["cilogon"] = cilogon
+    path = folder / "devlab.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.fixture(scope="module")
 def cilogon(devlab, tmp_path_factory):
     """The session's stack, on the packaged config with auth.provider: cilogon-mock."""
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["auth"]["provider"] = "cilogon-mock"
-    path = tmp_path_factory.mktemp("cilogon") / "devlab.yaml"
-    path.write_text(yaml.safe_dump(config))
-    devlab.up(config=path)
+    devlab.up(config=cilogon_config(tmp_path_factory.mktemp("cilogon")))
     yield devlab
     devlab.up()  # the session's own config for later modules
 
@@ -42,18 +53,18 @@ def test_the_mock_runs_on_loopback_and_signs_for_its_public_url(cilogon):
 
 
 def test_a_cilogon_login_gives_the_lab_the_claims_uid_and_groups(cilogon):
-    alice = cilogon.login("alice")
-    model = alice.api.user("alice")
+    ada = cilogon.login("ada")
+    model = ada.api.user("ada")
     assert {"astro", "pipelines"} <= set(model["groups"])  # manage_groups from isMemberOf
-    lab = alice.spawn()
+    lab = ada.spawn()
     try:
         shown = lab.execute("import os; print(os.popen('id').read())")
         assert shown.stdout.strip() == (
-            "uid=3000001(alice) gid=3000001(alice) "
-            "groups=3000001(alice),2000101(astro),2000102(pipelines)"
+            "uid=3000001(ada) gid=3000001(ada) "
+            "groups=3000001(ada),2000101(astro),2000102(pipelines)"
         )
         home = lab.execute("import os; print(os.path.expanduser('~'))")
-        assert home.stdout.strip() == "/home/alice"
+        assert home.stdout.strip() == "/home/ada"
     finally:
         lab.stop()
 
@@ -64,7 +75,7 @@ def test_a_lab_cannot_reach_the_mock(cilogon):
     address = next(
         net["IPAddress"] for net in container.attrs["NetworkSettings"]["Networks"].values()
     )
-    lab = cilogon.login("bob").spawn()
+    lab = cilogon.login("grace").spawn()
     try:
         code = textwrap.dedent(
             f"""
@@ -86,3 +97,32 @@ def test_a_lab_cannot_reach_the_mock(cilogon):
         lab.stop()
     assert by_name == "unresolved"
     assert by_address in ("TimeoutError", "OSError", "timeout"), by_address
+
+
+def test_an_idp_the_config_does_not_allow_is_refused(cilogon, tmp_path):
+    """auth.cilogon.idps allows the institution only. hedy's IdP (CILogon's GitHub) is not
+    offered on the provider's page (selected_idp); and when hedy strips selected_idp from
+    the URL to pick it anyway, CILogon's own authenticator refuses her with a 403."""
+    institution = "https://idp.example.edu/idp/shibboleth"
+    derivation = {"username_derivation": {"username_claim": "username"}, "allow_all": True}
+    cilogon.up(config=cilogon_config(tmp_path, idps={institution: derivation}))
+    config = load_config(DEFAULT_CONFIG)
+    hedy = next(u for u in config.mock_cilogon.users if u.username == "hedy")
+    assert hedy.idp != institution
+    with pytest.raises(LoginError, match="the provider refused"):
+        cilogon_mock_login(cilogon.hub_url, hedy.sub)
+
+    session = requests.Session()
+    hub = cilogon.hub_url.rstrip("/")
+    start = session.get(f"{hub}/hub/oauth_login", allow_redirects=False, timeout=30)
+    authorize = urlsplit(start.headers["Location"])
+    query = [(k, v) for k, v in parse_qsl(authorize.query) if k != "selected_idp"]
+    tampered = urlunsplit(authorize._replace(query=urlencode([*query, ("sub", hedy.sub)])))
+    approved = session.get(tampered, allow_redirects=False, timeout=30)
+    assert approved.status_code == 302, approved.text[:300]
+    callback = session.get(approved.headers["Location"], allow_redirects=False, timeout=30)
+    assert callback.status_code == 403, callback.text[:300]
+    assert f"Login with identity provider {hedy.idp} is not pre-configured" in cilogon.logs(
+        "hub", tail=200
+    )
+    cilogon.login("ada").logout()

@@ -148,7 +148,7 @@ class TestAuthorize(CILogonCase):
         assert "Mock CILogon for development" in page
         assert "not an identity provider" in page
         uni, github = page.index("Example University"), page.index(">GitHub<")
-        assert uni < page.index("alice") < page.index("bob") < github < page.index("carol")
+        assert uni < page.index("ada") < page.index("grace") < github < page.index("hedy")
         assert "uid 3000001, gid 2000001; groups: astro (2000101), pipelines (2000102)" in page
         assert 'name="state" value="st-1"' in page
         assert 'name="nonce" value="nonce-1"' in page
@@ -161,8 +161,8 @@ class TestAuthorize(CILogonCase):
 
     def test_selected_idp_shows_only_its_users(self):
         page = self.get(self.authorize_path(selected_idp=GITHUB_IDP)).body.decode()
-        assert "carol" in page
-        assert "alice" not in page
+        assert "hedy" in page
+        assert "ada" not in page
         assert "Example University" not in page
         assert f'name="selected_idp" value="{GITHUB_IDP}"' in page
 
@@ -224,7 +224,7 @@ class TestTokensAndUserinfo(CILogonCase):
         with_devlab_check = verify_id_token(
             tokens["id_token"], jwks, issuer=PUBLIC, audience=CLIENT_ID, nonce="n-42"
         )
-        assert with_devlab_check["eppn"] == "alice@example.edu"
+        assert with_devlab_check["eppn"] == "ada@example.edu"
 
     def test_http_basic_client_auth_as_oauthenticator_sends_it(self):
         body = {
@@ -266,22 +266,22 @@ class TestTokensAndUserinfo(CILogonCase):
             "sub": ALICE,
             "iss": PUBLIC,
             "aud": CLIENT_ID,
-            "email": "alice@example.edu",
-            "given_name": "Alice",
-            "family_name": "Liddell",
-            "name": "Alice Liddell",
+            "email": "ada@example.edu",
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "name": "Ada Lovelace",
             "idp": UNI,
             "idp_name": "Example University",
-            "eppn": "alice@example.edu",
-            "username": "alice",
+            "eppn": "ada@example.edu",
+            "username": "ada",
             "uidNumber": 3000001,
             "gidNumber": 2000001,
             "isMemberOf": [{"name": "astro", "id": 2000101}, {"name": "pipelines", "id": 2000102}],
         }
-        carol = json.loads(self.userinfo(self.tokens_for(CAROL)["access_token"]).body)
-        assert "eppn" not in carol
-        assert carol["oidc"] == "7000003"
-        assert carol["idp_name"] == "GitHub"
+        hedy = json.loads(self.userinfo(self.tokens_for(CAROL)["access_token"]).body)
+        assert "eppn" not in hedy
+        assert hedy["oidc"] == "7000003"
+        assert hedy["idp_name"] == "GitHub"
 
     def test_userinfo_refuses_missing_bad_and_expired_tokens(self):
         missing = self.get("/oauth2/userinfo")
@@ -450,7 +450,7 @@ class TestRealCILogonOAuthenticator(CILogonCase):
         response = self.log_in(ALICE)
         assert response.code == 200, response.body
         user = json.loads(response.body)
-        assert user["name"] == "alice"
+        assert user["name"] == "ada"
         state = user["auth_state"]
         assert state["cilogon_user"]["uidNumber"] == 3000001
         assert state["cilogon_user"]["isMemberOf"][0] == {"name": "astro", "id": 2000101}

@@ -306,13 +306,13 @@ def test_claims_follow_the_scopes(store):
     assert store.claims(login) == {"sub": ALICE, "iss": ISSUER, "aud": CLIENT.client_id}
     login = store.resolve_token(exchange(store, code_for(store)).access_token)
     claims = store.claims(login)
-    assert claims["name"] == "Alice Liddell"
+    assert claims["name"] == "Ada Lovelace"
     assert claims["isMemberOf"] == [
         {"name": "astro", "id": 2000101},
         {"name": "pipelines", "id": 2000102},
     ]
-    assert claims["username"] == "alice"
-    assert claims["eppn"] == "alice@example.edu"
+    assert claims["username"] == "ada"
+    assert claims["eppn"] == "ada@example.edu"
     assert claims["gidNumber"] == 2000001
 
 

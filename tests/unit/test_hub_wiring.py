@@ -173,9 +173,9 @@ def test_mock_cilogon_uses_cilogons_own_authenticator_with_split_urls(tmp_path, 
     assert cl.enable_auth_state is True
     assert set(cl.idps) == set(load_config(DEFAULT_CONFIG).mock_cilogon.idps)
     # A user who has not logged in yet gets the identity the mock's claims give.
-    alice = c.DevlabSpawner.identity_lookup("alice")
-    assert (alice.uid, alice.gid) == (3000001, 3000001)  # user-private by default
-    assert [(g.name, g.gid) for g in alice.groups] == [("astro", 2000101), ("pipelines", 2000102)]
+    ada = c.DevlabSpawner.identity_lookup("ada")
+    assert (ada.uid, ada.gid) == (3000001, 3000001)  # user-private by default
+    assert [(g.name, g.gid) for g in ada.groups] == [("astro", 2000101), ("pipelines", 2000102)]
     assert c.DevlabSpawner.identity_lookup("mallory") is None
 
 

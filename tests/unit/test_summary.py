@@ -26,13 +26,13 @@ def rendered(tmp_path: Path, **changes: object) -> list[str]:
 def test_mock_cilogon_users_are_listed_with_their_claims_numbers(tmp_path):
     lines = rendered(tmp_path)
     assert "Mock CILogon http://127.0.0.1:18091" in [" ".join(line.split()) for line in lines]
-    alice = next(line for line in lines if line.split()[:1] == ["alice"])
-    assert alice.split() == [
-        "alice", "uid", "3000001", "gid", "2000001", "groups", "astro", "(2000101),",
+    ada = next(line for line in lines if line.split()[:1] == ["ada"])
+    assert ada.split() == [
+        "ada", "uid", "3000001", "gid", "2000001", "groups", "astro", "(2000101),",
         "pipelines", "(2000102)", "[Example", "University]",
     ]  # fmt: skip
-    carol = next(line for line in lines if line.split()[:1] == ["carol"])
-    assert carol.endswith("[GitHub]")
+    hedy = next(line for line in lines if line.split()[:1] == ["hedy"])
+    assert hedy.endswith("[GitHub]")
 
 
 def test_a_claim_the_mock_leaves_out_shows_as_a_dash(tmp_path):
