@@ -18,9 +18,10 @@ from typing import Any
 from tornado.web import Application
 
 from devlab.cilogon_mock.store import GRANT_TYPES, SCOPES, MockCILogonStore, OIDCRequest
-from devlab.oauth2.core import INVALID_REQUEST, OAuthError, RegisteredClient
+from devlab.oauth2.core import INVALID_REQUEST, AuthorizationRequest, OAuthError, RegisteredClient
 from devlab.oauth2.web import (
-    AuthorizePage,
+    ChoiceForm,
+    ChooserPage,
     HealthHandler,
     MockHandler,
     authorize_fields,
@@ -30,6 +31,8 @@ from devlab.oauth2.web import (
 )
 
 _TEMPLATES = provider_templates("devlab.cilogon_mock")
+# What the authorize endpoint reads; `skin` (a CILogon page theme), like any other
+# parameter, is accepted and ignored.
 _AUTHORIZE_PARAMS = (
     "client_id",
     "redirect_uri",
@@ -79,33 +82,19 @@ class NotFoundHandler(_Base):
 # -- browser side: the authorize page ----------------------------------------------------
 
 
-class _AuthorizeBase(_Base, AuthorizePage):
+class _AuthorizeBase(_Base, ChooserPage):
     templates = _TEMPLATES
     provider = "mock CILogon"
+    authorize_params = _AUTHORIZE_PARAMS
+    chooser = "sub"
+
+    @staticmethod
+    def oauth_request(request: OIDCRequest) -> AuthorizationRequest:
+        return request.oauth
 
     @property
     def client(self) -> RegisteredClient:
         return self.store.client
-
-    def authorization_request(self) -> OIDCRequest | None:
-        """The validated request, or None once the refusal has been sent.
-
-        `skin` (a CILogon page theme) is accepted and ignored, as any other parameter.
-        """
-        args = {name: self.get_argument(name, None) for name in _AUTHORIZE_PARAMS}
-        try:
-            return self.store.validate_authorization(**args)
-        except OAuthError as error:
-            self.refuse(error)
-            return None
-
-    def approve(self, request: OIDCRequest, sub: str) -> None:
-        try:
-            code = self.store.approve(request, sub)
-        except OAuthError as error:
-            self.refuse(error)
-            return
-        self.send_code(request.oauth.redirect_uri, code, request.oauth.state)
 
 
 class AuthorizeHandler(_AuthorizeBase):
@@ -133,21 +122,8 @@ class AuthorizeHandler(_AuthorizeBase):
         )
 
 
-class ApproveHandler(_AuthorizeBase):
-    """The login page's form target; everything is re-validated, hidden fields are input."""
-
-    def post(self) -> None:
-        request = self.authorization_request()
-        if request is None:
-            return
-        if self.get_argument("deny", None):
-            self.deny(request.oauth)
-            return
-        sub = self.get_argument("sub", None)
-        if not sub:
-            self.refuse(OAuthError(INVALID_REQUEST, "no user was chosen"))
-            return
-        self.approve(request, sub)
+class ApproveHandler(_AuthorizeBase, ChoiceForm):
+    """The login page's form target (ChoiceForm)."""
 
 
 # -- hub side ----------------------------------------------------------------------------

@@ -219,3 +219,57 @@ def client_credentials(
     if params.get("client_id") not in (None, client_id):
         raise OAuthError(INVALID_REQUEST, "client_id in the body differs from Basic auth")
     return client_id, client_secret
+
+
+class ChooserPage(AuthorizePage):
+    """An authorize page where a person picks who to be: the request checked by the
+    provider's store, then a code for the chosen user, or a refusal.
+
+    Subclasses set `authorize_params` (the query parameters their store's
+    `validate_authorization` takes) and `chooser` (the parameter naming the user, e.g.
+    mock GitHub's `login`), and, when their store wraps the OAuth request in one of its
+    own, say how to get it back (`oauth_request`).
+    """
+
+    authorize_params: tuple[str, ...]
+    chooser: str
+    store: Any  # has validate_authorization(**params) and approve(request, chosen)
+
+    @staticmethod
+    def oauth_request(request: Any) -> AuthorizationRequest:
+        return request
+
+    def authorization_request(self) -> Any | None:
+        """The validated request, or None once the refusal has been sent."""
+        args = {name: self.get_argument(name, None) for name in self.authorize_params}
+        try:
+            return self.store.validate_authorization(**args)
+        except OAuthError as error:
+            self.refuse(error)
+            return None
+
+    def approve(self, request: Any, chosen: str) -> None:
+        try:
+            code = self.store.approve(request, chosen)
+        except OAuthError as error:
+            self.refuse(error)
+            return
+        oauth = self.oauth_request(request)
+        self.send_code(oauth.redirect_uri, code, oauth.state)
+
+
+class ChoiceForm(ChooserPage):
+    """The login page's form target; everything is re-validated, hidden fields are input."""
+
+    def post(self) -> None:
+        request = self.authorization_request()
+        if request is None:
+            return
+        if self.get_argument("deny", None):
+            self.deny(self.oauth_request(request))
+            return
+        chosen = self.get_argument(self.chooser, None)
+        if not chosen:
+            self.refuse(OAuthError(INVALID_REQUEST, "no user was chosen"))
+            return
+        self.approve(request, chosen)

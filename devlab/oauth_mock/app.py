@@ -23,13 +23,12 @@ from tornado.web import Application
 
 from devlab.config.models import MockOrg, MockTeam, MockUser
 from devlab.oauth2.core import (
-    INVALID_REQUEST,
-    AuthorizationRequest,
     OAuthError,
     RegisteredClient,
 )
 from devlab.oauth2.web import (
-    AuthorizePage,
+    ChoiceForm,
+    ChooserPage,
     HealthHandler,
     MockHandler,
     authorize_fields,
@@ -89,30 +88,15 @@ class NotFoundHandler(_Base):
 # -- browser side: the authorize page ----------------------------------------------------
 
 
-class _AuthorizeBase(_Base, AuthorizePage):
+class _AuthorizeBase(_Base, ChooserPage):
     templates = _TEMPLATES
     provider = "mock GitHub"
+    authorize_params = _AUTHORIZE_PARAMS
+    chooser = "login"
 
     @property
     def client(self) -> RegisteredClient:
         return self.store.client
-
-    def authorization_request(self) -> AuthorizationRequest | None:
-        """The validated request, or None once the refusal has been sent."""
-        args = {name: self.get_argument(name, None) for name in _AUTHORIZE_PARAMS}
-        try:
-            return self.store.validate_authorization(**args)
-        except OAuthError as error:
-            self.refuse(error)
-            return None
-
-    def approve(self, request: AuthorizationRequest, login: str) -> None:
-        try:
-            code = self.store.approve(request, login)
-        except OAuthError as error:
-            self.refuse(error)
-            return
-        self.send_code(request.redirect_uri, code, request.state)
 
 
 class AuthorizeHandler(_AuthorizeBase):
@@ -134,21 +118,8 @@ class AuthorizeHandler(_AuthorizeBase):
         )
 
 
-class ApproveHandler(_AuthorizeBase):
-    """The login page's form target; everything is re-validated, hidden fields are input."""
-
-    def post(self) -> None:
-        request = self.authorization_request()
-        if request is None:
-            return
-        if self.get_argument("deny", None):
-            self.deny(request)
-            return
-        login = self.get_argument("login", None)
-        if not login:
-            self.refuse(OAuthError(INVALID_REQUEST, "no user was chosen"))
-            return
-        self.approve(request, login)
+class ApproveHandler(_AuthorizeBase, ChoiceForm):
+    """The login page's form target (ChoiceForm)."""
 
 
 # -- hub side: the token endpoint --------------------------------------------------------

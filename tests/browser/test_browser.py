@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -60,20 +61,15 @@ def tutorials_repo(tmp_path: Path) -> Path:
     return repo
 
 
-@pytest.fixture
-def stack_with_tutorials(
-    devlab: DevlabStack, tutorials_repo: Path, tmp_path: Path
+@contextmanager
+def brought_up_with(
+    devlab: DevlabStack, path: Path, change: Callable[[dict], None]
 ) -> Iterator[DevlabStack]:
-    """The session's stack, brought up again with lab.tutorials set; restored after."""
+    """The session's stack brought up again on its config as `change` edits it (written
+    to `path`), no lab running before or after; the session's own config restored."""
     devlab.stop_all_servers()
     config = yaml.safe_load(devlab.settings.config_path.read_text())
-    # Its own folder: alice's notebooks/tutorials already holds the builtin tutorials
-    # (another repository's history, which nbgitpuller does not merge into).
-    config.setdefault("lab", {})["tutorials"] = {
-        "repository": str(tutorials_repo),
-        "directory": f"notebooks/{TUTORIALS_DIR}",
-    }
-    path = tmp_path / "devlab-tutorials.yaml"
+    change(config)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     devlab.up(config=path)
     try:
@@ -81,6 +77,24 @@ def stack_with_tutorials(
     finally:
         devlab.stop_all_servers()
         devlab.up()
+
+
+@pytest.fixture
+def stack_with_tutorials(
+    devlab: DevlabStack, tutorials_repo: Path, tmp_path: Path
+) -> Iterator[DevlabStack]:
+    """The session's stack, brought up again with lab.tutorials set; restored after."""
+
+    def with_tutorials(config: dict) -> None:
+        # Its own folder: alice's notebooks/tutorials already holds the builtin tutorials
+        # (another repository's history, which nbgitpuller does not merge into).
+        config.setdefault("lab", {})["tutorials"] = {
+            "repository": str(tutorials_repo),
+            "directory": f"notebooks/{TUTORIALS_DIR}",
+        }
+
+    with brought_up_with(devlab, tmp_path / "devlab-tutorials.yaml", with_tutorials) as stack:
+        yield stack
 
 
 def _read_home_file(devlab: DevlabStack, relative: str) -> str:
@@ -202,17 +216,12 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
 @pytest.fixture
 def stack_with_cilogon(devlab: DevlabStack, tmp_path: Path) -> Iterator[DevlabStack]:
     """The session's stack on the packaged config with the mock CILogon; restored after."""
-    devlab.stop_all_servers()
-    config = yaml.safe_load(devlab.settings.config_path.read_text())
-    config["auth"]["provider"] = "cilogon-mock"
-    path = tmp_path / "devlab-cilogon.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    devlab.up(config=path)
-    try:
-        yield devlab
-    finally:
-        devlab.stop_all_servers()
-        devlab.up()
+
+    def with_cilogon(config: dict) -> None:
+        config["auth"]["provider"] = "cilogon-mock"
+
+    with brought_up_with(devlab, tmp_path / "devlab-cilogon.yaml", with_cilogon) as stack:
+        yield stack
 
 
 def test_sign_in_through_the_mock_cilogon(stack_with_cilogon, browser, screenshots: Path) -> None:
