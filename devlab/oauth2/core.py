@@ -65,7 +65,7 @@ class OAuthError(Exception):
 
 @dataclass(frozen=True)
 class RegisteredClient:
-    """The one OAuth app registered with a mock, with its one callback (the hub's)."""
+    """An OAuth app registered with a mock, with its one callback (the hub's or a service's)."""
 
     client_id: str
     client_secret: str

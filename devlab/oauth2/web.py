@@ -39,7 +39,15 @@ def provider_templates(package: str) -> Environment:
 
 
 def hub_base(redirect_uri: str) -> str | None:
-    """The hub's URL prefix (`.../hub/`), from its registered callback, if it is one."""
+    """The hub's URL prefix (`.../hub/`), from a registered callback, if it is the hub's.
+
+    That is the hub's own `.../hub/oauth_callback`, or a hub-managed service's under
+    `{base_url}services/<name>/`, whose hub lives at `{base_url}hub/`.
+    """
+    parts = urlsplit(redirect_uri)
+    base, service, _ = parts.path.partition("/services/")
+    if service:
+        return f"{parts.scheme}://{parts.netloc}{base}/hub/"
     suffix = "oauth_callback"
     return redirect_uri[: -len(suffix)] if redirect_uri.endswith(suffix) else None
 

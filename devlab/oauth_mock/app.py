@@ -5,7 +5,11 @@ hub runs the unmodified authenticator against this app exactly as against github
 
 * browser: `GET /login/oauth/authorize` (a page to pick a configured user);
 * hub: `POST /login/oauth/access_token`, then `GET /user`, `/user/emails`, `/user/teams`,
-  `/orgs/{org}/members/{user}` and `/orgs/{org}/teams/{team}/members/{user}`.
+  `/orgs/{org}/members/{user}` and `/orgs/{org}/teams/{team}/members/{user}`;
+* an app (the GitHub-link service): `POST` and `DELETE /applications/{client_id}/token`,
+  GitHub's "Check a token" and "Delete an app token", authenticated as the app;
+* a user's browser: `POST /settings/connections/applications/{client_id}`, the "Revoke
+  access" button of GitHub's settings page, so tests can kill a token behind an app's back.
 
 The REST API is served both at the root (like api.github.com) and under `/api/v3` (like
 GitHub Enterprise Server), so setting `GitHubOAuthenticator.github_url` to this app's
@@ -15,6 +19,8 @@ in-network URL derives a working `github_api` without further settings.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -22,10 +28,7 @@ from urllib.parse import urlencode
 from tornado.web import Application
 
 from devlab.config.models import MockOrg, MockTeam, MockUser
-from devlab.oauth2.core import (
-    OAuthError,
-    RegisteredClient,
-)
+from devlab.oauth2.core import OAuthError, RegisteredClient
 from devlab.oauth2.web import (
     ChoiceForm,
     ChooserPage,
@@ -96,7 +99,8 @@ class _AuthorizeBase(_Base, ChooserPage):
 
     @property
     def client(self) -> RegisteredClient:
-        return self.store.client
+        """The app the request names: the hub's login app or the GitHub-link service's."""
+        return self.store.client_for(self.get_argument("client_id", None))
 
 
 class AuthorizeHandler(_AuthorizeBase):
@@ -168,11 +172,10 @@ class AccessTokenHandler(_Base):
 # -- hub side: the REST API --------------------------------------------------------------
 
 
-class _Api(_Base):
-    """Authenticated like GitHub's API: `Authorization: token X` or `Bearer X`."""
+class _Rest(_Base):
+    """A REST API URL (at the root or under `/api/v3`) and GitHub's JSON shapes."""
 
     api_prefix: str
-    login: str
 
     def initialize(
         self, store: MockGitHubStore, public_url: str | None = None, api_prefix: str = ""
@@ -180,25 +183,15 @@ class _Api(_Base):
         super().initialize(store, public_url)
         self.api_prefix = api_prefix
 
-    def prepare(self) -> None:
-        scheme, _, credential = self.request.headers.get("Authorization", "").partition(" ")
-        if not scheme:
-            self.send_json({"message": "Requires authentication", "documentation_url": DOCS}, 401)
-            return
-        token = None
-        if scheme.lower() in ("token", "bearer"):
-            token = self.store.resolve_token(credential.strip())
-        if token is None:
-            self.send_json({"message": "Bad credentials", "documentation_url": DOCS}, 401)
-            return
-        self.login = token.login
-        self.set_header("X-OAuth-Scopes", ", ".join(token.scopes))
+    def send_message(self, message: str, status: int) -> None:
+        """GitHub's JSON error shape."""
+        self.send_json({"message": message, "documentation_url": DOCS}, status)
 
     def api(self) -> str:
         return self.own_base() + self.api_prefix
 
     def not_found(self, message: str = "Not Found") -> None:
-        self.send_json({"message": message, "documentation_url": DOCS}, 404)
+        self.send_message(message, 404)
 
     def send_page(self, items: Sequence[dict[str, Any]]) -> None:
         number, per_page = parse_page_args(
@@ -301,11 +294,34 @@ class _Api(_Base):
             "organization": self.org_json(org),
         }
 
-    def current_user_record(self) -> MockUser:
-        user = self.store.user(self.login)
+    def user_record(self, login: str) -> MockUser:
+        user = self.store.user(login)
         if user is None:  # resolve_token only returns tokens of configured users
-            raise RuntimeError(f"token for unknown user {self.login!r}")
+            raise RuntimeError(f"token for unknown user {login!r}")
         return user
+
+
+class _Api(_Rest):
+    """Authenticated like GitHub's API: `Authorization: token X` or `Bearer X`."""
+
+    login: str
+
+    def prepare(self) -> None:
+        scheme, _, credential = self.request.headers.get("Authorization", "").partition(" ")
+        if not scheme:
+            self.send_message("Requires authentication", 401)
+            return
+        token = None
+        if scheme.lower() in ("token", "bearer"):
+            token = self.store.resolve_token(credential.strip())
+        if token is None:
+            self.send_message("Bad credentials", 401)
+            return
+        self.login = token.login
+        self.set_header("X-OAuth-Scopes", ", ".join(token.scopes))
+
+    def current_user_record(self) -> MockUser:
+        return self.user_record(self.login)
 
 
 class UserHandler(_Api):
@@ -367,6 +383,99 @@ class TeamMemberHandler(_Api):
             self.not_found()
 
 
+# -- an app's own endpoints and the user's settings page ----------------------------------
+
+
+class AppTokenHandler(_Rest):
+    """GitHub's "Check a token" (POST) and "Delete an app token" (DELETE).
+
+    These are the app's endpoints, not a user's: HTTP Basic with the app's client_id and
+    secret, and the token in a JSON body, so no token ever appears in a URL or a log.
+    Wrong app credentials get 401 "Bad credentials" in GitHub's JSON shape (github.com
+    sometimes answers 404 here instead), so a misconfigured secret is told apart from a
+    dead token, which is 404 "Not Found" like a token of another app.
+    """
+
+    def post(self, client_id: str) -> None:
+        found = self._app_and_token(client_id)
+        if found is None:
+            return
+        token = self.store.app_token(*found)
+        if token is None:
+            self.not_found()
+            return
+        self.send_json(
+            {
+                "token": token.token,
+                "token_last_eight": token.token[-8:],
+                "hashed_token": hashlib.sha256(token.token.encode()).hexdigest(),
+                "scopes": list(token.scopes),
+                "app": {"client_id": token.client_id},
+                "user": self.user_json(self.user_record(token.login)),
+                "created_at": EPOCH,
+                "updated_at": EPOCH,
+                "expires_at": None,
+            }
+        )
+
+    def delete(self, client_id: str) -> None:
+        found = self._app_and_token(client_id)
+        if found is None:
+            return
+        if not self.store.delete_app_token(*found):
+            self.not_found()
+            return
+        self.set_status(204)
+        self.finish()
+
+    def _app_and_token(self, client_id: str) -> tuple[RegisteredClient, str] | None:
+        """The authenticated app and the token it asks about, or None once refused."""
+        if not self.request.headers.get("Authorization"):
+            self.send_message("Requires authentication", 401)
+            return None
+        try:
+            given_id, given_secret = client_credentials(self, {}, client_id)
+            app = self.store.authenticate_app(client_id, given_id, given_secret)
+        except OAuthError:
+            self.send_message("Bad credentials", 401)
+            return None
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            self.send_message("Problems parsing JSON", 400)
+            return None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            self.send_message('Invalid request.\n\n"access_token" wasn\'t supplied.', 422)
+            return None
+        return app, token
+
+
+class RevokeAccessHandler(_Rest):
+    """The "Revoke access" button of github.com/settings/connections/applications/{id}.
+
+    Form field `login` names the user revoking the app: every token they hold for it
+    dies. No authentication, since anyone can sign in as anyone on this mock anyway.
+    """
+
+    def post(self, client_id: str) -> None:
+        app = self.store.registered(client_id)
+        if app is None:
+            self.not_found()
+            return
+        login = self.get_argument("login", None)
+        if not login:
+            self.send_message("the form field login is missing: name the user who revokes", 422)
+            return
+        try:
+            self.store.revoke_authorization(app, login)
+        except LookupError as error:
+            self.not_found(str(error))
+            return
+        self.set_status(204)
+        self.finish()
+
+
 def make_app(store: MockGitHubStore, *, public_url: str | None = None) -> Application:
     """The mock's tornado application; `public_url` is where browsers reach it."""
     common: dict[str, Any] = {"store": store, "public_url": public_url}
@@ -375,14 +484,16 @@ def make_app(store: MockGitHubStore, *, public_url: str | None = None) -> Applic
         (r"/login/oauth/authorize", AuthorizeHandler, common),
         (r"/login/oauth/authorize/approve", ApproveHandler, common),
         (r"/login/oauth/access_token", AccessTokenHandler, common),
+        (r"/settings/connections/applications/([^/]+)", RevokeAccessHandler, common),
     ]
-    api_routes: list[tuple[str, type[_Api]]] = [
+    api_routes: list[tuple[str, type[_Rest]]] = [
         (r"/user", UserHandler),
         (r"/user/emails", UserEmailsHandler),
         (r"/user/orgs", UserOrgsHandler),
         (r"/user/teams", UserTeamsHandler),
         (r"/orgs/([^/]+)/members/([^/]+)", OrgMemberHandler),
         (r"/orgs/([^/]+)/teams/([^/]+)/members/([^/]+)", TeamMemberHandler),
+        (r"/applications/([^/]+)/token", AppTokenHandler),
     ]
     for prefix in API_PREFIXES:
         for path, handler in api_routes:

@@ -3,6 +3,10 @@
 The handlers in `devlab.oauth_mock.app` only translate requests into calls here and
 `OAuthError`s into responses. Everything lives in memory: a restart forgets every code
 and token, which is what a development provider should do (users simply log in again).
+
+Several OAuth apps can be registered, as on GitHub: the hub's login app and, beside it,
+the app of the service that links a GitHub account to a hub user. Each app's codes and
+tokens are its own, and an app (or the user, on GitHub's settings page) can revoke them.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from devlab.config.models import MockGitHub, MockOrg, MockTeam, MockUser
 from devlab.oauth2.core import (
     ACCESS_DENIED,
     DEFAULT_CODE_TTL,
+    INVALID_CLIENT,
     UNSUPPORTED_GRANT_TYPE,
     AuthorizationCodes,
     AuthorizationRequest,
     OAuthError,
     RegisteredClient,
     authenticate_client,
+    same,
     validate_authorization,
 )
 
@@ -91,18 +97,29 @@ def _new_token() -> str:
 
 
 class MockGitHubStore:
-    """Codes, tokens and identities of one mock GitHub serving one registered client."""
+    """Codes, tokens and identities of one mock GitHub serving its registered OAuth apps.
+
+    The first client is the hub's login app; the others (the GitHub-link service's) are
+    registered beside it, each with its own secret and callback.
+    """
 
     def __init__(
         self,
         identities: MockGitHub,
         client: RegisteredClient,
-        *,
+        *more_clients: RegisteredClient,
         clock: Callable[[], float] = time.monotonic,
         code_ttl: float = DEFAULT_CODE_TTL,
     ) -> None:
         self.identities = identities
-        self.client = client
+        self.clients = (client, *more_clients)
+        ids = [c.client_id for c in self.clients]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(
+                f"client_id {', '.join(repeated)} is registered twice; "
+                "every OAuth app needs a client_id of its own"
+            )
         self._tokens: dict[str, AccessToken] = {}
         # Codes carry the chosen login; a replayed code revokes the token it bought.
         self._codes: AuthorizationCodes[str] = AuthorizationCodes(
@@ -111,6 +128,21 @@ class MockGitHubStore:
             clock=clock,
             ttl=code_ttl,
         )
+
+    def registered(self, client_id: str | None) -> RegisteredClient | None:
+        """The app registered as `client_id`, if any."""
+        if not client_id:
+            return None
+        return next((c for c in self.clients if same(client_id, c.client_id)), None)
+
+    def client_for(self, client_id: str | None) -> RegisteredClient:
+        """The app registered as `client_id`, else the hub's login app.
+
+        For an unknown or missing id the login app stands in, so that the shared checks
+        (`validate_authorization`, `authenticate_client`) refuse the id with their usual
+        errors, and a page refusing it still has the hub's look.
+        """
+        return self.registered(client_id) or self.clients[0]
 
     # -- authorize endpoint -------------------------------------------------------------
 
@@ -127,7 +159,7 @@ class MockGitHubStore:
     ) -> AuthorizationRequest:
         """Check an authorize request; GitHub allows plain PKCE and no PKCE at all."""
         return validate_authorization(
-            self.client,
+            self.client_for(client_id),
             client_id=client_id,
             redirect_uri=redirect_uri,
             state=state,
@@ -141,12 +173,12 @@ class MockGitHubStore:
         """Issue a code for `login`, bound to everything the token request must repeat."""
         user = self.identities.user(login)
         if user is None:
-            known = ", ".join(u.login for u in self.identities.users) or "(none configured)"
-            raise OAuthError(
-                ACCESS_DENIED,
-                f"there is no user {login!r}; the configured users are: {known}",
-            )
+            raise OAuthError(ACCESS_DENIED, self._no_such_user(login))
         return self._codes.issue(request, user.login)
+
+    def _no_such_user(self, login: str) -> str:
+        known = ", ".join(u.login for u in self.identities.users) or "(none configured)"
+        return f"there is no user {login!r}; the configured users are: {known}"
 
     # -- token endpoint -----------------------------------------------------------------
 
@@ -166,7 +198,8 @@ class MockGitHubStore:
                 UNSUPPORTED_GRANT_TYPE,
                 f"grant_type {grant_type!r} is not supported; only authorization_code is",
             )
-        authenticate_client(self.client, client_id, client_secret)
+        authenticate_client(self.client_for(client_id), client_id, client_secret)
+        # The code itself names the app it was issued to; redeem refuses any other.
         grant = self._codes.redeem(
             code, client_id=client_id, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
@@ -182,6 +215,57 @@ class MockGitHubStore:
 
     def _revoke(self, token: str) -> None:
         self._tokens.pop(token, None)
+
+    # -- app endpoints and the user's settings page -----------------------------------
+
+    def authenticate_app(
+        self, client_id: str, given_id: str | None, given_secret: str | None
+    ) -> RegisteredClient:
+        """The app at `/applications/{client_id}/...`, if Basic auth carried its credentials.
+
+        GitHub's app endpoints take the app's client_id and secret, not a user's token;
+        another app's valid credentials do not open this app's tokens.
+        """
+        app = self.registered(client_id)
+        if app is None or not given_id or not same(given_id, app.client_id):
+            raise OAuthError(
+                INVALID_CLIENT, f"these are not the credentials of the app {client_id!r}"
+            )
+        authenticate_client(app, given_id, given_secret)
+        return app
+
+    def app_token(self, app: RegisteredClient, token: str) -> AccessToken | None:
+        """`token` if it is live and was issued to `app`: other apps' tokens are not its to see."""
+        found = self.resolve_token(token)
+        if found is None or found.client_id != app.client_id:
+            return None
+        return found
+
+    def delete_app_token(self, app: RegisteredClient, token: str) -> bool:
+        """Revoke one of `app`'s tokens (GitHub's "Delete an app token"); False if not its."""
+        found = self.app_token(app, token)
+        if found is None:
+            return False
+        self._revoke(found.token)
+        return True
+
+    def revoke_authorization(self, app: RegisteredClient, login: str) -> int:
+        """The user revokes `app` on their settings page: every token they hold for it dies.
+
+        Returns how many tokens were revoked; a LookupError names the configured users
+        when there is no user `login`, so a mistyped name in a test is not a silent no-op.
+        """
+        user = self.identities.user(login)
+        if user is None:
+            raise LookupError(self._no_such_user(login))
+        dead = [
+            t.token
+            for t in self._tokens.values()
+            if t.client_id == app.client_id and t.login == user.login
+        ]
+        for token in dead:
+            self._revoke(token)
+        return len(dead)
 
     # -- API ----------------------------------------------------------------------------
 

@@ -6,9 +6,11 @@ import base64
 import json
 import uuid
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from oauthenticator.github import GitHubOAuthenticator
 from oauthenticator.oauth2 import STATE_COOKIE_NAME, OAuthLoginHandler, _serialize_state
 from requests.utils import parse_header_links
@@ -20,7 +22,9 @@ from tornado.web import Application, RequestHandler
 
 from devlab.config import MockGitHub, MockOrg, MockUser, load_config
 from devlab.oauth2.core import pkce_s256
+from devlab.oauth2.web import hub_base
 from devlab.oauth_mock import MockGitHubStore, RegisteredClient, make_app
+from devlab.oauth_mock.__main__ import parse_args, registered_clients
 from devlab.platform import DEFAULT_CONFIG as CONFIG
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -468,6 +472,292 @@ class TestPagination(MockCase):
         assert user["name"] is None
         assert user["email"] is None
         assert json.loads(self.api("/user/emails", login="dana").body) == []
+
+
+# -- the GitHub-link service's app, registered beside the hub's ----------------------------
+
+
+class LinkCase(MockCase):
+    """The mock with the hub's login app and the GitHub-link service's app."""
+
+    def get_app(self) -> Application:
+        hub = RegisteredClient("devlab-hub", "s3cret", self.redirect_uri)
+        # Another host name for the hub than the login app's, so a page shows whose
+        # callback it took the hub's address from.
+        self.link_redirect = f"http://localhost:{self.hub_port}/services/github-link/oauth_callback"
+        link = RegisteredClient("github-link", "l1nk", self.link_redirect)
+        self.store = MockGitHubStore(self.identities(), hub, link, clock=self.clock)
+        return make_app(self.store, public_url="http://localhost:8090")
+
+    def link_params(self, **params: str) -> dict[str, str]:
+        return {"client_id": "github-link", "redirect_uri": self.link_redirect, **params}
+
+    def link_exchange(self, code: str, **overrides: str) -> HTTPResponse:
+        return self.exchange(
+            code,
+            **{
+                "client_id": "github-link",
+                "client_secret": "l1nk",
+                "redirect_uri": self.link_redirect,
+                **overrides,
+            },
+        )
+
+    def link_token_for(self, login: str = "alice") -> str:
+        response = self.link_exchange(self.code_for(login, **self.link_params()))
+        assert response.code == 200, response.body
+        return json.loads(response.body)["access_token"]
+
+    def user_status(self, token: str) -> int:
+        return self.get("/user", headers={"Authorization": f"token {token}"}).code
+
+    def app_call(
+        self,
+        method: str,
+        token: str | None,
+        client_id: str = "github-link",
+        credentials: str | None = "github-link:l1nk",
+        prefix: str = "",
+        body: str | None = None,
+    ) -> HTTPResponse:
+        headers = {"Content-Type": "application/json", "Accept": "application/vnd.github+json"}
+        if credentials is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        if body is None:
+            body = json.dumps({} if token is None else {"access_token": token})
+        return self.fetch(
+            f"{prefix}/applications/{client_id}/token",
+            method=method,
+            body=body,
+            headers=headers,
+            allow_nonstandard_methods=True,
+        )
+
+    def assert_message(self, response: HTTPResponse, status: int, message: str) -> None:
+        assert response.code == status, response.body
+        body = json.loads(response.body)
+        assert body["message"] == message, body
+        assert body["documentation_url"]
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "hub"),
+    [
+        ("http://h:8000/hub/oauth_callback", "http://h:8000/hub/"),
+        ("http://h:8000/jh/services/github-link/oauth_callback", "http://h:8000/jh/hub/"),
+        ("http://services/services/x/cb", "http://services/hub/"),
+        ("http://h/elsewhere/callback", None),
+    ],
+)
+def test_hub_base_from_the_hubs_or_a_services_callback(redirect_uri, hub):
+    assert hub_base(redirect_uri) == hub
+
+
+class TestLinkAppFlow(LinkCase):
+    def test_authorize_page_names_the_link_app_in_the_hubs_look(self):
+        response = self.get(self.authorize_path(**self.link_params(scope="repo")))
+        assert response.code == 200
+        page = response.body.decode()
+        hub = f"http://localhost:{self.hub_port}"
+        assert "<code>github-link</code>" in page
+        assert f'href="{hub}/hub/static/css/style.min.css"' in page
+        assert hub in response.headers["Content-Security-Policy"]
+        assert parse_page(page).hidden["redirect_uri"] == self.link_redirect
+
+    def test_form_post_sends_the_code_to_the_link_apps_callback(self):
+        form = self.link_params(state="s", login="bob")
+        response = self.post("/login/oauth/authorize/approve", form)
+        assert response.code == 302
+        location = urlsplit(response.headers["Location"])
+        assert location._replace(query="").geturl() == self.link_redirect
+
+    def test_pkce_s256_round_trip_gives_a_token_for_the_api(self):
+        challenge = {"code_challenge": pkce_s256(VERIFIER), "code_challenge_method": "S256"}
+        code = self.code_for("bob", **self.link_params(scope="repo", **challenge))
+        assert self.link_exchange(code, code_verifier="z" * 43).code == 400
+        code = self.code_for("bob", **self.link_params(scope="repo", **challenge))
+        response = self.link_exchange(code, code_verifier=VERIFIER)
+        assert response.code == 200, response.body
+        body = json.loads(response.body)
+        assert body["scope"] == "repo"
+        user = self.get("/user", headers={"Authorization": f"token {body['access_token']}"})
+        assert json.loads(user.body)["login"] == "bob"
+
+    def test_the_hub_apps_code_is_refused_to_the_link_app(self):
+        response = self.link_exchange(self.code_for(), redirect_uri=self.redirect_uri)
+        self.assert_oauth_error(response, 400, "invalid_grant")
+
+    def test_the_link_app_cannot_use_the_hubs_callback(self):
+        path = self.authorize_path(**self.link_params(redirect_uri=self.redirect_uri))
+        response = self.get(path + "&login=alice")
+        assert response.code == 400
+        assert "Location" not in response.headers
+
+    def test_the_link_apps_secret_is_its_own(self):
+        code = self.code_for(**self.link_params())
+        response = self.link_exchange(code, client_secret="s3cret")
+        self.assert_oauth_error(response, 401, "invalid_client")
+
+
+class TestAppTokenEndpoints(LinkCase):
+    def test_check_a_live_token(self):
+        token = self.link_token_for("alice")
+        for prefix in ("", "/api/v3"):
+            response = self.app_call("POST", token, prefix=prefix)
+            assert response.code == 200, response.body
+            body = json.loads(response.body)
+            assert body["token"] == token
+            assert body["token_last_eight"] == token[-8:]
+            assert body["scopes"] == []
+            assert body["app"] == {"client_id": "github-link"}
+            assert (body["user"]["login"], body["user"]["id"]) == ("alice", 7000001)
+
+    def test_delete_kills_the_token(self):
+        token = self.link_token_for()
+        assert self.user_status(token) == 200
+        response = self.app_call("DELETE", token)
+        assert response.code == 204, response.body
+        assert response.body == b""
+        self.assert_message(
+            self.get("/user", headers={"Authorization": f"token {token}"}), 401, "Bad credentials"
+        )
+        self.assert_message(self.app_call("POST", token), 404, "Not Found")
+        self.assert_message(self.app_call("DELETE", token), 404, "Not Found")
+
+    def test_delete_under_the_enterprise_prefix(self):
+        token = self.link_token_for()
+        assert self.app_call("DELETE", token, prefix="/api/v3").code == 204
+        assert self.user_status(token) == 401
+
+    def test_another_apps_token_is_not_found_and_stays_alive(self):
+        hub_token = self.token_for()
+        self.assert_message(self.app_call("POST", hub_token), 404, "Not Found")
+        self.assert_message(self.app_call("DELETE", hub_token), 404, "Not Found")
+        assert self.user_status(hub_token) == 200
+
+    def test_unknown_token_is_not_found(self):
+        self.assert_message(self.app_call("POST", "gho_unknown"), 404, "Not Found")
+
+    def test_wrong_app_credentials_are_bad_credentials(self):
+        token = self.link_token_for()
+        for credentials in ("github-link:guess", "devlab-hub:s3cret", "github-link"):
+            response = self.app_call("DELETE", token, credentials=credentials)
+            self.assert_message(response, 401, "Bad credentials")
+        response = self.app_call("POST", token, client_id="other", credentials="other:l1nk")
+        self.assert_message(response, 401, "Bad credentials")
+        assert self.user_status(token) == 200
+
+    def test_user_tokens_do_not_open_app_endpoints(self):
+        token = self.link_token_for()
+        response = self.fetch(
+            "/applications/github-link/token",
+            method="DELETE",
+            body=json.dumps({"access_token": token}),
+            headers={"Authorization": f"token {token}"},
+            allow_nonstandard_methods=True,
+        )
+        self.assert_message(response, 401, "Bad credentials")
+        response = self.app_call("POST", token, credentials=None)
+        self.assert_message(response, 401, "Requires authentication")
+        assert self.user_status(token) == 200
+
+    def test_a_body_without_access_token_is_unprocessable(self):
+        for body in ("{}", '{"access_token": ""}', '{"access_token": 5}', "[]"):
+            response = self.app_call("DELETE", None, body=body)
+            assert response.code == 422, body
+            assert "access_token" in json.loads(response.body)["message"]
+
+    def test_a_body_that_is_not_json(self):
+        self.assert_message(self.app_call("POST", None, body="{no"), 400, "Problems parsing JSON")
+
+
+class TestUserRevokesAccess(LinkCase):
+    def revoke(self, client_id: str, form: dict[str, str]) -> HTTPResponse:
+        return self.post(f"/settings/connections/applications/{client_id}", form)
+
+    def test_revoke_kills_the_users_tokens_for_that_app_only(self):
+        linked = self.link_token_for("alice")
+        hub_token = self.token_for("alice")
+        bobs = self.link_token_for("bob")
+        response = self.revoke("github-link", {"login": "alice"})
+        assert response.code == 204, response.body
+        assert self.user_status(linked) == 401
+        self.assert_message(self.app_call("POST", linked), 404, "Not Found")
+        assert self.user_status(hub_token) == 200
+        assert self.user_status(bobs) == 200
+
+    def test_unknown_app_is_not_found(self):
+        self.assert_message(self.revoke("other", {"login": "alice"}), 404, "Not Found")
+
+    def test_unknown_user_is_not_found_naming_the_users(self):
+        response = self.revoke("github-link", {"login": "mallory"})
+        assert response.code == 404
+        assert "alice, bob, carol" in json.loads(response.body)["message"]
+
+    def test_missing_login_is_unprocessable(self):
+        assert self.revoke("github-link", {}).code == 422
+
+
+# -- python -m devlab.oauth_mock ----------------------------------------------------------
+
+
+HUB_ARGS = ["--config", "c.yaml", "--client-id", "devlab-hub", "--redirect-uri", "http://h/cb"]
+
+
+def test_the_link_app_is_registered_second_with_its_secret(tmp_path: Path):
+    (tmp_path / "hub").write_text("s3cret\n")
+    (tmp_path / "link").write_text("l1nk\n")
+    args = parse_args(
+        [
+            *HUB_ARGS,
+            "--client-secret-file",
+            str(tmp_path / "hub"),
+            "--link-client-id",
+            "github-link",
+            "--link-client-secret-file",
+            str(tmp_path / "link"),
+            "--link-redirect-uri",
+            "http://h/services/github-link/oauth_callback",
+        ]
+    )
+    assert registered_clients(args) == [
+        RegisteredClient("devlab-hub", "s3cret", "http://h/cb"),
+        RegisteredClient("github-link", "l1nk", "http://h/services/github-link/oauth_callback"),
+    ]
+
+
+def test_without_link_options_only_the_hub_app_is_registered(tmp_path: Path):
+    (tmp_path / "hub").write_text("s3cret")
+    args = parse_args([*HUB_ARGS, "--client-secret-file", str(tmp_path / "hub")])
+    assert [c.client_id for c in registered_clients(args)] == ["devlab-hub"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--link-client-id", "gl"], "missing: --link-client-secret-file, --link-redirect-uri"),
+        (
+            ["--link-redirect-uri", "http://h/x"],
+            "missing: --link-client-id, --link-client-secret-file",
+        ),
+        (
+            [
+                "--link-client-id",
+                "devlab-hub",
+                "--link-client-secret-file",
+                "s",
+                "--link-redirect-uri",
+                "http://h/x",
+            ],
+            "is the hub's --client-id",
+        ),
+    ],
+)
+def test_link_options_are_all_or_none_and_a_client_id_of_its_own(extra, words, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_args([*HUB_ARGS, "--client-secret-file", "s", *extra])
+    assert exited.value.code == 2
+    assert words in capsys.readouterr().err
 
 
 # -- end to end with the real GitHubOAuthenticator ---------------------------------------

@@ -11,6 +11,9 @@ from devlab.platform import DEFAULT_CONFIG
 
 REDIRECT = "http://127.0.0.1:8000/hub/oauth_callback"
 CLIENT = RegisteredClient("devlab-hub", "s3cret", REDIRECT)
+# The GitHub-link service's app, registered beside the hub's login app.
+LINK_REDIRECT = "http://127.0.0.1:8000/services/github-link/oauth_callback"
+LINK = RegisteredClient("github-link", "l1nk", LINK_REDIRECT)
 # RFC 7636 appendix B.
 RFC_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -31,7 +34,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(clock: Clock) -> MockGitHubStore:
-    return MockGitHubStore(load_config(DEFAULT_CONFIG).mock_github, CLIENT, clock=clock)
+    return MockGitHubStore(load_config(DEFAULT_CONFIG).mock_github, CLIENT, LINK, clock=clock)
 
 
 def authorize(store: MockGitHubStore, login: str = "alice", **extra: str) -> str:
@@ -49,6 +52,21 @@ def exchange(store: MockGitHubStore, code: str, **overrides: str | None):
         **overrides,
     }
     return store.exchange_code(**params)
+
+
+def link_authorize(store: MockGitHubStore, login: str = "alice", **extra: str) -> str:
+    params = {"client_id": "github-link", "redirect_uri": LINK_REDIRECT, **extra}
+    return store.approve(store.validate_authorization(**params), login)
+
+
+def link_exchange(store: MockGitHubStore, code: str, **overrides: str | None):
+    params: dict[str, str | None] = {
+        "client_id": "github-link",
+        "client_secret": "l1nk",
+        "redirect_uri": LINK_REDIRECT,
+        **overrides,
+    }
+    return exchange(store, code, **params)
 
 
 def refused(error: str, call, *args, **kwargs) -> OAuthError:
@@ -268,3 +286,119 @@ def test_orgs_teams_and_membership(store):
     assert store.is_team_member(team, "alice")
     assert not store.is_team_member(team, "bob")
     assert store.team("rubin-sci", "nope") is None
+
+
+# -- several registered apps -------------------------------------------------------------
+
+
+def test_a_client_id_registered_twice_is_refused():
+    twin = RegisteredClient("devlab-hub", "other", LINK_REDIRECT)
+    with pytest.raises(ValueError, match="devlab-hub is registered twice"):
+        MockGitHubStore(load_config(DEFAULT_CONFIG).mock_github, CLIENT, twin)
+
+
+def test_each_app_is_looked_up_by_its_client_id(store):
+    assert store.registered("github-link") == LINK
+    assert store.registered("devlab-hub") == CLIENT
+    assert store.registered("other") is None
+    assert store.registered(None) is None
+
+
+def test_the_link_app_authorizes_to_its_own_callback(store):
+    request = store.validate_authorization(client_id="github-link", redirect_uri=None)
+    assert (request.client_id, request.redirect_uri) == ("github-link", LINK_REDIRECT)
+
+
+def test_an_app_cannot_send_codes_to_the_other_apps_callback(store):
+    error = refused(
+        "invalid_request",
+        store.validate_authorization,
+        client_id="github-link",
+        redirect_uri=REDIRECT,
+    )
+    assert error.redirect_uri is None
+
+
+def test_the_link_app_redeems_its_code_with_pkce_s256(store):
+    code = link_authorize(
+        store, scope="repo", code_challenge=RFC_CHALLENGE, code_challenge_method="S256"
+    )
+    token = link_exchange(store, code, code_verifier=RFC_VERIFIER)
+    assert (token.client_id, token.login, token.scopes) == ("github-link", "alice", ("repo",))
+    assert store.resolve_token(token.token) == token
+
+
+def test_the_link_app_checks_the_pkce_verifier(store):
+    code = link_authorize(store, code_challenge=RFC_CHALLENGE, code_challenge_method="S256")
+    refused("invalid_grant", link_exchange, store, code, code_verifier="y" * 43)
+
+
+def test_a_code_issued_to_one_app_cannot_be_redeemed_by_the_other(store):
+    hub_code = authorize(store)
+    error = refused("invalid_grant", link_exchange, store, hub_code, redirect_uri=None)
+    assert "another client" in error.description
+    # The attempt spent the code: it is no use to its own app either.
+    refused("invalid_grant", exchange, store, hub_code)
+    refused("invalid_grant", exchange, store, link_authorize(store), redirect_uri=None)
+
+
+def test_an_apps_id_with_the_other_apps_secret_is_invalid_client(store):
+    code = link_authorize(store)
+    refused("invalid_client", link_exchange, store, code, client_secret="s3cret")
+    assert link_exchange(store, code).client_id == "github-link"
+
+
+# -- revocation ---------------------------------------------------------------------------
+
+
+def test_an_app_authenticates_with_its_own_credentials_only(store):
+    assert store.authenticate_app("github-link", "github-link", "l1nk") == LINK
+    for given in [
+        ("github-link", "s3cret"),  # the hub app's secret
+        ("devlab-hub", "s3cret"),  # the hub app's valid credentials, on the link app's URL
+        ("github-link", None),
+        (None, "l1nk"),
+    ]:
+        refused("invalid_client", store.authenticate_app, "github-link", *given)
+    refused("invalid_client", store.authenticate_app, "other", "other", "l1nk")
+
+
+def test_an_app_sees_its_own_live_tokens_only(store):
+    linked = link_exchange(store, link_authorize(store))
+    login = exchange(store, authorize(store))
+    assert store.app_token(LINK, linked.token) == linked
+    assert store.app_token(LINK, login.token) is None
+    assert store.app_token(CLIENT, linked.token) is None
+    assert store.app_token(LINK, "gho_unknown") is None
+
+
+def test_an_app_deletes_its_token(store):
+    linked = link_exchange(store, link_authorize(store))
+    assert store.delete_app_token(LINK, linked.token)
+    assert store.resolve_token(linked.token) is None
+    assert store.app_token(LINK, linked.token) is None
+    assert not store.delete_app_token(LINK, linked.token)
+
+
+def test_an_app_cannot_delete_another_apps_token(store):
+    login = exchange(store, authorize(store))
+    assert not store.delete_app_token(LINK, login.token)
+    assert store.resolve_token(login.token) == login
+
+
+def test_a_user_revoking_an_app_kills_only_their_tokens_for_it(store):
+    first = link_exchange(store, link_authorize(store, "alice"))
+    second = link_exchange(store, link_authorize(store, "alice"))
+    login = exchange(store, authorize(store, "alice"))
+    bobs = link_exchange(store, link_authorize(store, "bob"))
+    assert store.revoke_authorization(LINK, "ALICE") == 2
+    assert store.resolve_token(first.token) is None
+    assert store.resolve_token(second.token) is None
+    assert store.resolve_token(login.token) == login
+    assert store.resolve_token(bobs.token) == bobs
+    assert store.revoke_authorization(LINK, "alice") == 0
+
+
+def test_revoking_for_an_unknown_user_names_the_configured_ones(store):
+    with pytest.raises(LookupError, match="alice, bob, carol"):
+        store.revoke_authorization(LINK, "mallory")
