@@ -157,6 +157,51 @@ def open_lab(
         raise LoginError(f"{username}'s lab did not answer within {timeout:.0f} s") from exc
 
 
+def link_github_mock(
+    session: requests.Session, hub_url: str, login: str, timeout: float = 30
+) -> None:
+    """Link mock GitHub user `login` to the hub user of `session`, as the link page's
+    button does: the hub's OAuth into the service, then GitHub's web flow back to it."""
+    page = _link_page(session, hub_url, timeout)
+    start = session.post(
+        urljoin(page.url, "link"), data=_xsrf(page.text), allow_redirects=False, timeout=timeout
+    )
+    if start.status_code != 302:
+        raise LoginError(f"the link service did not start: {start.status_code}")
+    approved = session.get(
+        _with_query(start.headers["Location"], login=login), allow_redirects=False, timeout=timeout
+    )
+    if approved.status_code != 302:
+        raise LoginError(f"mock GitHub refused {login}: {approved.status_code}")
+    back = session.get(approved.headers["Location"], allow_redirects=False, timeout=timeout)
+    if back.status_code != 302:
+        raise LoginError(
+            f"the link service refused {login}: {back.status_code} {_link_message(back.text)}"
+        )
+
+
+def unlink_github(session: requests.Session, hub_url: str, timeout: float = 30) -> str:
+    """Press the link page's Unlink button; returns the message the page shows."""
+    page = _link_page(session, hub_url, timeout)
+    reply = session.post(urljoin(page.url, "unlink"), data=_xsrf(page.text), timeout=timeout)
+    if reply.status_code != 200:
+        raise LoginError(f"unlinking failed: {reply.status_code} {_page_message(reply.text)}")
+    return _link_message(reply.text)
+
+
+def _link_page(session: requests.Session, hub_url: str, timeout: float) -> requests.Response:
+    """The link page, through the hub's OAuth into the service when it is the first visit."""
+    page = session.get(f"{hub_url.rstrip('/')}/services/github-link/", timeout=timeout)
+    if page.status_code != 200 or 'id="github-link-status"' not in page.text:
+        raise LoginError(f"no link page: {page.status_code} {_page_message(page.text)}")
+    return page
+
+
+def _link_message(html: str) -> str:
+    match = re.search(r'id="github-link-message"[^>]*>(.*?)</p>', html, re.DOTALL)
+    return unescape(match.group(1)).strip() if match else _page_message(html)
+
+
 def _form_action(html: str) -> str | None:
     """Where the page's form posts to (JupyterHub 6 carries the XSRF token there)."""
     match = re.search(r'<form[^>]*\saction="([^"]*)"', html)

@@ -263,6 +263,68 @@ class CILogonConfig(_Strict):
         return self
 
 
+class GitHubLink(_Strict):
+    """Chained GitHub: hub users (e.g. CILogon's) link a GitHub account for git in labs.
+
+    A hub-managed service runs GitHub's web flow and keeps each link encrypted; labs get
+    the token from it through git's credential helper, never in their environment or files.
+    """
+
+    client_id: str | None = Field(
+        default=None,
+        description=(
+            "The linking OAuth app's client id at GitHub (callback URL <hub url>/services/"
+            "github-link/callback); unset: the bundled mock GitHub."
+        ),
+    )
+    client_secret_file: str | None = Field(
+        default=None,
+        description="Path (on the machine running devlab) of a file holding the client secret.",
+    )
+    url: str = Field(default="https://github.com", description="GitHub (Enterprise) base URL.")
+    scopes: tuple[str, ...] = Field(
+        default=("repo", "read:user", "user:email"),
+        description="Scopes asked for: what git in labs may do with the user's repositories.",
+    )
+    git_url: str | None = Field(
+        default=None,
+        description=(
+            "Labs fetch and push https://github.com/... at this URL instead (git's "
+            "url.<git_url>.insteadOf), and the helper answers for its host too: a stand-in "
+            "git server for offline tests, e.g. http://git.devlab.test:8080/."
+        ),
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.match(r"^https://[^/\s]+/?$", value):
+            raise ValueError(f"{value!r} is not a GitHub base URL like https://github.com")
+        return value.rstrip("/")
+
+    @field_validator("git_url")
+    @classmethod
+    def _git_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?/$", value):
+            raise ValueError(
+                f"{value!r} is not a base URL ending in /, like http://git.devlab.test:8080/"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _real_app_whole(self) -> GitHubLink:
+        if (self.client_id is None) != (self.client_secret_file is None):
+            raise ValueError(
+                "set both client_id and client_secret_file (a GitHub OAuth app of your own), "
+                "or neither (the bundled mock GitHub)"
+            )
+        return self
+
+    @property
+    def uses_mock(self) -> bool:
+        return self.client_id is None
+
+
 class GroupSpec(_Strict):
     """A Unix group given to every FirstUse user."""
 
@@ -323,6 +385,13 @@ class AuthConfig(_Strict):
         description="Required for provider cilogon; optional overrides for cilogon-mock.",
     )
     firstuse: FirstUseConfig = FirstUseConfig()
+    github_link: GitHubLink | None = Field(
+        default=None,
+        description=(
+            "When set, users may link a GitHub account (hub home page) and git in their labs "
+            "pushes to GitHub as them."
+        ),
+    )
 
     @model_validator(mode="after")
     def _provider_settings(self) -> AuthConfig:

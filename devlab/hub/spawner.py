@@ -134,6 +134,15 @@ class DevlabSpawner(DockerSpawner):
         config=True,
         help="IPv4 range each lab's own network takes a small subnet from.",
     )
+    user_environment = CallableTrait(
+        None,
+        allow_none=True,
+        config=True,
+        help=(
+            "Called with the hub user name at each start; returns variables added to the "
+            "lab's environment (the GitHub link's git settings, devlab.github_link)."
+        ),
+    )
     lab_ca_bundle = Unicode(
         "",
         config=True,
@@ -546,6 +555,8 @@ class DevlabSpawner(DockerSpawner):
         )
         if self.lab_ca_bundle:  # written by _install_lab_files, with the identity files
             env.update(lab_ca_environment(lab_ca_path(self.identity_dir)))
+        if self.user_environment is not None:
+            env.update(self.user_environment(self.user.name))
         return env
 
     def _tutorials_environment(self) -> dict[str, str]:

@@ -19,7 +19,15 @@ from requests import RequestException
 
 from devlab.catalog import options_from_form
 from devlab.config import DevlabConfig, load_config
-from devlab.config.models import CILogonConfig
+from devlab.config.models import CILogonConfig, GitHubLink
+from devlab.github_link.links import (
+    CREDENTIAL_URL_ENV,
+    SERVICE_NAME,
+    git_config_environment,
+    git_hosts,
+    lab_git_entries,
+)
+from devlab.github_link.store import LinkStore
 from devlab.hub.allocations import UidAllocations
 from devlab.hub.authenticators import (
     FIRSTUSE_TEMPLATES,
@@ -111,6 +119,11 @@ class HubEnvironment:
 
 
 MOCK_CLIENT_ID = "devlab-hub"
+# The mock GitHub's second OAuth app: the link service's (compose.yaml registers it).
+MOCK_LINK_CLIENT_ID = "devlab-github-link"
+# Where the link service listens, in the hub's container: the proxy routes
+# /services/github-link/ there, and labs' credential helpers ask it directly.
+GITHUB_LINK_URL = "http://hub:8095"
 
 
 def mock_identity_lookup(config: DevlabConfig) -> Any:
@@ -208,6 +221,8 @@ def configure(c: Any, env: Mapping[str, str] | None = None) -> DevlabConfig:
 
     c.Authenticator.admin_users = set(config.auth.admin_users)
     identity_lookup = configure_auth(c, config, hub_env)
+    if config.auth.github_link is not None:
+        configure_github_link(c, config.auth.github_link, hub_env)
     # The home and "not running" pages say why a user's last lab stopped; a provider's
     # own pages (the FirstUse login) come first.
     c.JupyterHub.template_paths = [*c.JupyterHub.get("template_paths", []), str(SERVER_TEMPLATES)]
@@ -351,6 +366,69 @@ def configure_cilogon(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> 
         return None
 
     return lookup
+
+
+def configure_github_link(c: Any, link: GitHubLink, hub_env: HubEnvironment) -> None:
+    """The link service (devlab.github_link) as a hub-managed service, each user's access
+    to it, and what labs get: its credential URL, and git settings from the user's link."""
+    hub = hub_env.hub_public_url.rstrip("/")
+    if link.uses_mock:
+        client_id = MOCK_LINK_CLIENT_ID
+        authorize = f"{hub_env.oauth_public_url}/login/oauth/authorize"
+        token = f"{hub_env.oauth_internal_url}/login/oauth/access_token"
+        api = hub_env.oauth_internal_url
+    else:
+        assert link.client_id is not None  # enforced by GitHubLink
+        client_id = link.client_id
+        authorize = f"{link.url}/login/oauth/authorize"
+        token = f"{link.url}/login/oauth/access_token"
+        # github.com's API has its own host; GitHub Enterprise Server's is under /api/v3.
+        api = "https://api.github.com" if link.url == "https://github.com" else f"{link.url}/api/v3"
+    store_path = hub_env.data_dir / "github-links.sqlite"
+    key_file = hub_env.secrets_dir / "github_link_key"
+    port = urlparse(GITHUB_LINK_URL).port
+    command = [
+        sys.executable,
+        "-m",
+        "devlab.github_link",
+        f"--store={store_path}",
+        f"--key-file={key_file}",
+        f"--client-id={client_id}",
+        f"--client-secret-file={hub_env.secrets_dir / 'github_link_client_secret'}",
+        f"--authorize-url={authorize}",
+        f"--token-url={token}",
+        f"--api-url={api}",
+        f"--redirect-uri={hub}/services/{SERVICE_NAME}/callback",
+        *(f"--scope={scope}" for scope in link.scopes),
+        *(f"--git-host={host}" for host in sorted(git_hosts(link.url, link.git_url))),
+        f"--port={port}",
+    ]
+    c.JupyterHub.services.append(
+        {
+            "name": SERVICE_NAME,
+            "url": GITHUB_LINK_URL,
+            "command": command,
+            "oauth_no_confirm": True,
+            "display": False,  # the home page has its own button
+        }
+    )
+    access = f"access:services!service={SERVICE_NAME}"
+    # Users reach the service's pages; their labs' own API tokens reach its credential API
+    # (the server role's scopes, plus the service's).
+    c.JupyterHub.load_roles.append({"name": "user", "scopes": ["self", access]})
+    c.DevlabSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", access]
+    c.JupyterHub.template_vars = {
+        **c.JupyterHub.get("template_vars", {}),
+        "github_link_url": f"/services/{SERVICE_NAME}/",
+    }
+    store = LinkStore(store_path, bytes.fromhex(hub_env.secret("github_link_key")))
+    credential_url = f"{GITHUB_LINK_URL}/services/{SERVICE_NAME}/api/credential"
+
+    def lab_environment(username: str) -> dict[str, str]:
+        entries = lab_git_entries(store.get(username), link.git_url)
+        return {CREDENTIAL_URL_ENV: credential_url, **git_config_environment(entries)}
+
+    c.DevlabSpawner.user_environment = lab_environment
 
 
 def firstuse_identity_lookup(config: DevlabConfig, allocations_path: Path) -> Any:

@@ -65,12 +65,26 @@ def prepare(settings: StackSettings, config: DevlabConfig) -> tuple[dict[str, st
     created = ensure_secrets(settings.secrets_dir)
     if config.auth.github is not None and config.auth.provider == "github":
         install_secret(
-            settings.secrets_dir, "oauth_client_secret", Path(config.auth.github.client_secret_file)
+            settings.secrets_dir,
+            "oauth_client_secret",
+            Path(config.auth.github.client_secret_file),
+            "auth.github.client_secret_file",
         )
     cilogon = config.auth.cilogon
     if cilogon is not None and cilogon.client_secret_file and config.auth.provider == "cilogon":
         install_secret(
-            settings.secrets_dir, "oauth_client_secret", Path(cilogon.client_secret_file)
+            settings.secrets_dir,
+            "oauth_client_secret",
+            Path(cilogon.client_secret_file),
+            "auth.cilogon.client_secret_file",
+        )
+    link = config.auth.github_link
+    if link is not None and link.client_secret_file:
+        install_secret(
+            settings.secrets_dir,
+            "github_link_client_secret",
+            Path(link.client_secret_file),
+            "auth.github_link.client_secret_file",
         )
     ca = settings.ca_bundle or _empty_ca_bundle(settings.state_dir)
     install_tls(settings, _tls_hosts(settings))
@@ -134,7 +148,8 @@ def _timestamp(value: str | None) -> float | None:
 def profiles_for(config: DevlabConfig) -> tuple[str, ...]:
     """The optional services this config runs."""
     profiles = []
-    if config.auth.provider == "github-mock":
+    link = config.auth.github_link
+    if config.auth.provider == "github-mock" or (link is not None and link.uses_mock):
         profiles.append("mock-github")
     if config.auth.provider == "cilogon-mock":
         profiles.append("mock-cilogon")

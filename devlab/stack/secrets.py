@@ -13,6 +13,10 @@ SECRETS = {
     "proxy_auth_token": 32,
     "admin_api_token": 32,
     "oauth_client_secret": 32,
+    # auth.github_link: the linking app's secret (the mock's; a real app's is installed
+    # from its file) and the key that seals the links (devlab.github_link.store).
+    "github_link_client_secret": 32,
+    "github_link_key": 32,
     # The local registry's password (user devlab): `devlab images push` and the
     # prepuller hold it, the registry turns it into its htpasswd file at start.
     "registry_password": 32,
@@ -44,14 +48,15 @@ class SecretError(ValueError):
     """A secret the user provides cannot be used; the message says which and why."""
 
 
-def install_secret(directory: Path, name: str, source: Path) -> None:
-    """Copy a secret the user provides (e.g. a GitHub client secret) into the state dir."""
+def install_secret(directory: Path, name: str, source: Path, key: str) -> None:
+    """Copy a secret the user provides (e.g. a GitHub client secret) into the state dir;
+    `key` is the config key that named the file, for the error message."""
     try:
         value = source.expanduser().read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise SecretError(
             f"cannot read the secret file {source} ({exc.strerror}): check "
-            "auth.github.client_secret_file in config/devlab.yaml"
+            f"{key} in config/devlab.yaml"
         ) from exc
     if not value:
         raise SecretError(f"the secret file {source} is empty: put the client secret in it")

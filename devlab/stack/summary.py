@@ -58,10 +58,13 @@ def render_up(
     storage: tuple[str, str],
 ) -> str:
     rows = [("Hub", settings.hub_url)]
-    if config.auth.provider == "github-mock":
+    link = config.auth.github_link
+    if config.auth.provider == "github-mock" or (link is not None and link.uses_mock):
         rows.append(("Mock GitHub", settings.oauth_url))
     if config.auth.provider == "cilogon-mock":
         rows.append(("Mock CILogon", settings.cilogon_url))
+    if link is not None:
+        rows.append(("GitHub link", f"{settings.hub_url.rstrip('/')}/services/github-link/"))
     rows.append(("Admin token", "devlab token"))
     if settings.profile:
         rows.append(("Profile", settings.profile))
@@ -73,6 +76,9 @@ def render_up(
     lines = [f"{label:<12} {value}" for label, value in rows]
     lines.append("Users")
     lines += [f"  {line}" for line in _users(config)]
+    if link is not None and link.uses_mock and config.auth.provider != "github-mock":
+        accounts = ", ".join(u.login for u in config.mock_github.users) or "-"
+        lines.append(f"  GitHub accounts to link (mock GitHub): {accounts}")
     notice = SECURITY_NOTICE.format(state=settings.state_dir, bind=settings.bind)
     if not is_loopback(settings.bind):
         notice += " The hub is reachable from your network; every other port stays on 127.0.0.1."

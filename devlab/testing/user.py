@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from devlab.client.login import link_github_mock, unlink_github
 from devlab.hubapi import HubAPI, HubAPIError
 from devlab.testing.lab import Lab
 
@@ -53,6 +54,14 @@ class User:
             raise SpawnError(self._explain(str(exc))) from exc
         token = self.api.session.headers["Authorization"].split()[-1]
         return Lab(self.devlab.hub_url, self.name, token, stop=self.stop_server)
+
+    def link_github(self, login: str) -> None:
+        """Link mock GitHub user `login` (auth.github_link), as the hub's link page does."""
+        link_github_mock(self.browser, self.devlab.hub_url, login)
+
+    def unlink_github(self) -> str:
+        """Unlink (and revoke) this user's GitHub account; the page's message."""
+        return unlink_github(self.browser, self.devlab.hub_url)
 
     def stop_server(self) -> None:
         self.api.stop_server(self.name)

@@ -110,3 +110,26 @@ def test_allowed_groups_match_the_lower_cased_claim_names():
     cilogon = parse_config(REAL.replace("[lsst_users]", "[LSST_Users]")).auth.cilogon
     assert cilogon is not None
     assert cilogon.allowed_groups == ("lsst_users",)
+
+
+def test_a_github_link_on_the_mock_needs_nothing_more():
+    link = parse_config("auth:\n  provider: cilogon-mock\n  github_link: {}\n").auth.github_link
+    assert link is not None
+    assert link.uses_mock
+    assert link.url == "https://github.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("client_id: Iv1.abc", "client_secret_file"),
+        ("git_url: http://git.devlab.test:8080", "ending in /"),
+        ("url: http://github.example.org", "GitHub base URL"),
+    ],
+)
+def test_a_bad_github_link_names_file_line_and_key(body, named):
+    text = f"auth:\n  provider: cilogon-mock\n  github_link:\n    {body}\n"
+    message = error_of(text)
+    assert "conf.yaml" in message
+    assert "auth.github_link" in message
+    assert named in message

@@ -201,3 +201,72 @@ def test_real_cilogon_talks_to_cilogon_and_invents_no_identity(tmp_path, hub_env
     assert "authorize_url" not in cl  # CILogonOAuthenticator derives them from its host
     assert list(cl.idps) == ["https://idp.example.edu/idp/shibboleth"]
     assert c.DevlabSpawner.identity_lookup is None
+
+
+def test_the_github_link_service_runs_beside_the_hub_against_the_mock(tmp_path, hub_env):
+    c = with_auth(
+        tmp_path,
+        hub_env,
+        provider="cilogon-mock",
+        github_link={"git_url": "http://git.devlab.test:8080/"},
+    )
+    (service,) = [s for s in c.JupyterHub.services if s["name"] == "github-link"]
+    assert service["url"] == "http://hub:8095"
+    assert service["oauth_no_confirm"] is True
+    args = dict(a.split("=", 1) for a in service["command"][3:])
+    # The browser goes to the mock's published port; the service's calls stay in-network.
+    assert args["--authorize-url"] == "http://127.0.0.1:8090/login/oauth/authorize"
+    assert args["--token-url"] == "http://oauth:8090/login/oauth/access_token"
+    assert args["--api-url"] == "http://oauth:8090"
+    assert args["--client-id"] == "devlab-github-link"
+    assert args["--redirect-uri"] == "http://127.0.0.1:8000/services/github-link/callback"
+    hosts = [a.split("=", 1)[1] for a in service["command"] if a.startswith("--git-host=")]
+    assert hosts == ["git.devlab.test:8080", "github.com"]
+    access = "access:services!service=github-link"
+    assert {"name": "user", "scopes": ["self", access]} in c.JupyterHub.load_roles
+    assert access in c.DevlabSpawner.server_token_scopes
+    assert "access:servers!server" in c.DevlabSpawner.server_token_scopes
+    assert c.JupyterHub.template_vars["github_link_url"] == "/services/github-link/"
+
+
+def test_a_lab_starts_with_its_users_link_as_git_settings(tmp_path, hub_env):
+    from devlab.github_link.links import Link
+    from devlab.github_link.store import LinkStore
+
+    c = with_auth(tmp_path, hub_env, provider="cilogon-mock", github_link={})
+    key = (Path(hub_env["DEVLAB_SECRETS_PATH"]) / "github_link_key").read_text().strip()
+    store = LinkStore(Path(hub_env["DEVLAB_HUB_DATA"]) / "github-links.sqlite", bytes.fromhex(key))
+    store.put("ada", Link(7000001, "alice", "Alice", None, "gho_secret", ("repo",)))
+    env = c.DevlabSpawner.user_environment("ada")
+    assert env["DEVLAB_GIT_CREDENTIAL_URL"] == (
+        "http://hub:8095/services/github-link/api/credential"
+    )
+    settings = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(3)}
+    assert settings == {
+        "credential.helper": "devlab",
+        "user.name": "Alice",
+        "user.email": "7000001+alice@users.noreply.github.com",
+    }
+    assert "gho_secret" not in repr(env)
+    assert c.DevlabSpawner.user_environment("grace")["GIT_CONFIG_COUNT"] == "1"
+
+
+def test_a_real_github_link_talks_to_github(tmp_path, hub_env):
+    secret = tmp_path / "link-secret"
+    secret.write_text("s3cret\n")
+    link = {"client_id": "Iv1.abc", "client_secret_file": str(secret)}
+    c = with_auth(tmp_path, hub_env, provider="cilogon-mock", github_link=link)
+    (service,) = [s for s in c.JupyterHub.services if s["name"] == "github-link"]
+    args = dict(a.split("=", 1) for a in service["command"][3:] if not a.startswith("--scope"))
+    assert args["--authorize-url"] == "https://github.com/login/oauth/authorize"
+    assert args["--token-url"] == "https://github.com/login/oauth/access_token"
+    assert args["--api-url"] == "https://api.github.com"
+    assert args["--client-id"] == "Iv1.abc"
+
+
+def test_without_github_link_there_is_no_service_and_labs_get_no_git_settings(hub_env):
+    c = Config()
+    configure(c, hub_env)
+    assert [s["name"] for s in c.JupyterHub.services] == ["devlab-admin"]
+    assert "user_environment" not in c.DevlabSpawner
+    assert "template_vars" not in c.JupyterHub

@@ -40,3 +40,19 @@ def test_a_claim_the_mock_leaves_out_shows_as_a_dash(tmp_path):
     raw["users"] = [{"sub": "s", "idp": next(iter(raw["idps"])), "isMemberOf": [{"name": "lab"}]}]
     (line,) = [line for line in rendered(tmp_path, mock_cilogon=raw) if "uid" in line]
     assert line.split()[:8] == ["-", "uid", "-", "gid", "-", "groups", "lab", "(-)"]
+
+
+def test_a_github_link_on_the_mock_lists_the_link_page_and_the_accounts(tmp_path):
+    auth = yaml.safe_load(DEFAULT_CONFIG.read_text())["auth"]
+    lines = rendered(tmp_path, auth={**auth, "provider": "cilogon-mock", "github_link": {}})
+    squeezed = [" ".join(line.split()) for line in lines]
+    assert "GitHub link http://127.0.0.1:8000/services/github-link/" in squeezed
+    assert any(line.startswith("Mock GitHub http://127.0.0.1:") for line in squeezed)
+    logins = [
+        u["login"] for u in yaml.safe_load(DEFAULT_CONFIG.read_text())["mock_github"]["users"]
+    ]
+    assert f"GitHub accounts to link (mock GitHub): {', '.join(logins)}" in squeezed
+
+
+def test_without_a_github_link_there_is_no_link_row(tmp_path):
+    assert not any(line.startswith("GitHub link") for line in rendered(tmp_path))
