@@ -132,7 +132,7 @@ class GitHub:
             response = await self._fetch(method, url, body=body, token=token)
             return json.loads(response.body)
         except HTTPClientError as exc:
-            raise GitHubError(f"GitHub answered {what} with {exc.code}") from exc
+            raise GitHubError(f"GitHub answered {what} with {exc.code}{_reason(exc)}") from exc
         except (OSError, ValueError) as exc:
             raise GitHubError(f"GitHub cannot be reached for {what}: {exc}") from exc
 
@@ -161,3 +161,16 @@ class GitHub:
             connect_timeout=TIMEOUT,
         )
         return await self._http.fetch(request)
+
+
+def _reason(error: HTTPClientError) -> str:
+    """GitHub's own words from an error's JSON body (OAuth's error_description, the REST
+    API's message), so the link page says why rather than just a status."""
+    try:
+        body = json.loads(error.response.body) if error.response is not None else {}
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    why = body.get("error_description") or body.get("message") or body.get("error")
+    return f": {why}" if why else ""
