@@ -46,6 +46,7 @@ pytestmark = pytest.mark.skipif(
 @dataclass
 class MockGitHub:
     store: MockGitHubStore
+    app: RegisteredClient
     url: str
 
     def token(self, login: str = "alice") -> str:
@@ -61,9 +62,8 @@ class MockGitHub:
 
 @pytest.fixture(scope="module")
 def github() -> Iterator[MockGitHub]:
-    store = MockGitHubStore(
-        load_config(CONFIG).mock_github, RegisteredClient("devlab-hub", "s3cret", REDIRECT)
-    )
+    app = RegisteredClient("devlab-hub", "s3cret", REDIRECT)
+    store = MockGitHubStore(load_config(CONFIG).mock_github, app)
     sockets = bind_sockets(0, "127.0.0.1")
     port = sockets[0].getsockname()[1]
     loop = asyncio.new_event_loop()
@@ -77,7 +77,7 @@ def github() -> Iterator[MockGitHub]:
 
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
     thread.start()
-    yield MockGitHub(store, f"http://127.0.0.1:{port}")
+    yield MockGitHub(store, app, f"http://127.0.0.1:{port}")
     loop.call_soon_threadsafe(stopped.set)
     thread.join(10)
     loop.close()
@@ -282,8 +282,7 @@ def test_a_token_revoked_after_the_clone_cannot_push(server, github, git_env, tm
     token = github.token("alice")
     work = clone(server, git_env, token, tmp_path / "work")
     commit(work, git_env, "Pushed after unlinking")
-    # Stopgap: the store has no public revocation yet (issue 17's link service adds it).
-    github.store._revoke(token)
+    assert github.store.delete_app_token(github.app, token)  # what unlinking does
 
     done = git(git_env, "push", "origin", "main", token=token, cwd=work)
 
