@@ -216,5 +216,6 @@ def _xsrf(html: str) -> dict[str, str]:
 
 def _page_message(html: str) -> str:
     """The error text of a JupyterHub page, without its markup."""
-    text = re.sub(r"<[^>]+>", " ", html)
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL | re.IGNORECASE)
+    text = unescape(re.sub(r"<[^>]+>", " ", text))
     return " ".join(text.split())[:400]

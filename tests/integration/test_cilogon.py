@@ -126,3 +126,57 @@ def test_an_idp_the_config_does_not_allow_is_refused(cilogon, tmp_path):
         "hub", tail=200
     )
     cilogon.login("ada").logout()
+
+
+def mock_sub(n: int) -> str:
+    return f"http://cilogon.org/serverA/users/{9000 + n}"
+
+
+def with_users(folder: Path, *users: dict) -> Path:
+    """cilogon_config, with these users added to the mock's."""
+    path = cilogon_config(folder)
+    config = yaml.safe_load(path.read_text())
+    institution = "https://idp.example.edu/idp/shibboleth"
+    config["mock_cilogon"]["users"] += [
+        {"sub": mock_sub(n), "idp": institution, **user} for n, user in enumerate(users)
+    ]
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+BAD_CLAIMS = [
+    ({"username": "eve", "uidNumber": 999}, "below 1000"),
+    ({"username": "nemo", "uidNumber": 65534}, "reserved (nobody"),
+    ({"username": "mallory"}, "uidNumber"),
+    ({"username": "trent", "uidNumber": 3000010, "isMemberOf": [{"name": "wheel", "id": 10}]},
+     "below 1000"),
+    ({"uidNumber": 3000011}, "username"),
+]  # fmt: skip
+
+
+def test_bad_claims_are_refused_with_the_reason_and_nothing_is_created(cilogon, tmp_path):
+    """Each login is refused by the hub with the claim and the rule in the page, and no
+    hub user (so no home, no lab) is made for it; a group without an id is not an error:
+    it stays a hub group and is left out of the lab's groups."""
+    peggy = {
+        "username": "peggy",
+        "uidNumber": 3000012,
+        "isMemberOf": [{"name": "astro", "id": 2000101}, {"name": "visitors"}],
+    }
+    cilogon.up(config=with_users(tmp_path, *(claims for claims, _ in BAD_CLAIMS), peggy))
+    for n, (claims, words) in enumerate(BAD_CLAIMS):
+        with pytest.raises(LoginError, match="refused") as refused:
+            cilogon_mock_login(cilogon.hub_url, mock_sub(n))
+        assert words in str(refused.value), (claims, str(refused.value))
+        if "username" in claims:
+            status = cilogon.admin.request("GET", f"/hub/api/users/{claims['username']}")
+            assert status.status_code == 404, claims
+
+    user = cilogon.login("peggy")
+    assert {"astro", "visitors"} <= set(user.api.user("peggy")["groups"])
+    lab = user.spawn()
+    try:
+        shown = lab.execute("import os; print(os.popen('id').read())").stdout.strip()
+    finally:
+        lab.stop()
+    assert shown == "uid=3000012(peggy) gid=3000012(peggy) groups=3000012(peggy),2000101(astro)"
