@@ -215,10 +215,12 @@ def test_visit_from_login_to_logout(stack_with_tutorials, browser, screenshots: 
 
 @pytest.fixture
 def stack_with_cilogon(devlab: DevlabStack, tmp_path: Path) -> Iterator[DevlabStack]:
-    """The session's stack on the packaged config with the mock CILogon; restored after."""
+    """The session's stack on the packaged config with the mock CILogon, and GitHub
+    linking against the mock GitHub; restored after."""
 
     def with_cilogon(config: dict) -> None:
         config["auth"]["provider"] = "cilogon-mock"
+        config["auth"]["github_link"] = {}
 
     with brought_up_with(devlab, tmp_path / "devlab-cilogon.yaml", with_cilogon) as stack:
         yield stack
@@ -245,5 +247,28 @@ def test_sign_in_through_the_mock_cilogon(stack_with_cilogon, browser, screensho
         page.screenshot(path=screenshots / "12-cilogon-signed-in.png")
         user = devlab.admin.user(CILOGON_USER)
         assert {"astro", "pipelines"} <= set(user["groups"])
+        _link_github(page, devlab, screenshots)
     finally:
         context.close()
+
+
+def _link_github(page, devlab: DevlabStack, screenshots: Path) -> None:
+    """From the hub's home page's button: link mock GitHub's alice, then unlink."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{devlab.hub_url}hub/home")
+    button = page.locator("#devlab-github-link")
+    expect(button).to_be_visible()
+    page.screenshot(path=screenshots / "13-home-github-link-button.png")
+    button.click()
+    expect(page.locator("#github-link-status")).to_contain_text("No GitHub account is linked")
+    page.screenshot(path=screenshots / "14-github-link-page.png")
+    page.locator("#github-link").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(devlab.status().oauth_url)}/login/oauth"))
+    page.get_by_role("button", name=re.compile(r"^alice\b")).click()
+    expect(page.locator("#github-link-status")).to_contain_text("Linked to GitHub account alice")
+    expect(page.locator("#github-link-status")).to_contain_text("alice@example.org")
+    page.screenshot(path=screenshots / "15-github-linked.png")
+    page.locator("#github-unlink").click()
+    expect(page.locator("#github-link-message")).to_contain_text("revoked its token")
+    expect(page.locator("#github-link")).to_be_visible()
