@@ -252,7 +252,7 @@ def up(
     # folder that is not there (prepare resolves it again, after the checks below).
     config = load_config(settings.config_path, settings.profile)
     lab_build_paths(config, settings.config_path, settings.profile)
-    check_exposure(settings, config.auth.provider)
+    check_exposure(settings, config.auth)
     client = engine.connect()
     taken = ports.stack_conflicts(settings, profiles_for(config), client)
     if taken:

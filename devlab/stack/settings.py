@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devlab.config.models import AuthConfig
 from devlab.platform import DEFAULT_CONFIG, PLATFORM_DIR, defaults
 
 # Compose project names: lower-case letters, digits, dashes and underscores.
@@ -229,19 +230,27 @@ def is_loopback(address: str) -> bool:
     return address == "localhost" or address == "::1" or address.startswith("127.")
 
 
-def check_exposure(settings: StackSettings, provider: str) -> None:
+def check_exposure(settings: StackSettings, auth: AuthConfig) -> None:
     """Refuse a stack whose login would be open to the network it is published on.
 
     The mock providers log in anyone as any of their users, admins included, and their
     ports stay on loopback; but the hub beyond loopback would send a LAN's browsers there.
     """
+    if is_loopback(settings.bind):
+        return
     mocks = {"github-mock": "GitHub", "cilogon-mock": "CILogon"}
-    if provider in mocks and not is_loopback(settings.bind):
+    if auth.provider in mocks:
         raise SettingsError(
             f"--bind {settings.bind} would let anyone on your network log in as any mock "
-            f"{mocks[provider]} user, admins included: use `--profile workshop` (FirstUse "
+            f"{mocks[auth.provider]} user, admins included: use `--profile workshop` (FirstUse "
             "accounts with one-time passwords) or a real provider (auth.provider: github or "
             "cilogon) for a stack beyond loopback, or leave out --bind"
+        )
+    if auth.github_link is not None and auth.github_link.uses_mock:
+        raise SettingsError(
+            f"--bind {settings.bind} would let anyone on your network link any mock GitHub "
+            "account and push as it: give auth.github_link a real GitHub app (client_id and "
+            "client_secret_file) for a stack beyond loopback, or leave out --bind"
         )
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from devlab.config.models import AuthConfig
 from devlab.platform import DEFAULT_CONFIG, PACKAGE_DIR, PLATFORM_DIR, defaults
 from devlab.stack.envfile import compose_env, parse, read_env_file, render, write_env_file
 from devlab.stack.images import HUB, LAB, content_hash, image_tag
 from devlab.stack.secrets import SECRETS, ensure_secrets, read_secret
-from devlab.stack.settings import SettingsError, resolve_settings
+from devlab.stack.settings import SettingsError, check_exposure, resolve_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -189,3 +190,24 @@ def test_the_readmes_settings_table_shows_the_defaults_devlab_uses():
         "DEVLAB_BASE_IMAGE": defaults.BASE_IMAGE,
     }
     assert {name: table.get(name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("auth", "words"),
+    [
+        ({"provider": "github-mock"}, "any mock GitHub user"),
+        ({"provider": "cilogon-mock"}, "any mock CILogon user"),
+        ({"provider": "firstuse", "github_link": {}}, "link any mock GitHub account"),
+    ],
+)
+def test_mocks_are_refused_beyond_loopback(tmp_path, auth, words):
+    lan = settings(tmp_path, bind="0.0.0.0", tls_self_signed=True)
+    with pytest.raises(SettingsError, match=words):
+        check_exposure(lan, AuthConfig(**auth))
+    check_exposure(settings(tmp_path), AuthConfig(**auth))  # on loopback: fine
+
+
+def test_a_real_github_link_may_go_beyond_loopback(tmp_path):
+    lan = settings(tmp_path, bind="0.0.0.0", tls_self_signed=True)
+    link = {"client_id": "Iv1.abc", "client_secret_file": "/s"}
+    check_exposure(lan, AuthConfig(provider="firstuse", github_link=link))
