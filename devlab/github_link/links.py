@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ class Link:
     login: str
     name: str | None
     email: str | None  # the primary address, only when GitHub says it is verified
-    token: str
+    token: str = field(repr=False)  # a log line of a link must not carry it
     scopes: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:

@@ -20,13 +20,16 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import requests
+import yaml
 from testcontainers.compose import DockerCompose
 
 from devlab.client.login import (
@@ -211,6 +214,25 @@ class DevlabStack:
             settings = replace(settings, config_path=Path(config).resolve())
         lifecycle.up(settings, say=self._say, start_services=self._compose_up)
         self._admin = None
+
+    @contextmanager
+    def reconfigured(
+        self, change: Callable[[dict[str, Any]], None], folder: Path
+    ) -> Iterator[DevlabStack]:
+        """This stack brought up again on its config as `change` edits it (the mapping of
+        the YAML file, written into `folder`), with no lab running before or after; its
+        own config is restored on the way out, so the next test finds the stack it knew."""
+        self.stop_all_servers()
+        config = yaml.safe_load(self.settings.config_path.read_text(encoding="utf-8")) or {}
+        change(config)
+        path = folder / "devlab.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        self.up(config=path)
+        try:
+            yield self
+        finally:
+            self.stop_all_servers()
+            self.up()
 
     def stop(self) -> None:
         if self.reused:

@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import nbformat
 import pytest
-import yaml
 
 from devlab.testing.stack import DevlabStack
 
@@ -61,24 +59,6 @@ def tutorials_repo(tmp_path: Path) -> Path:
     return repo
 
 
-@contextmanager
-def brought_up_with(
-    devlab: DevlabStack, path: Path, change: Callable[[dict], None]
-) -> Iterator[DevlabStack]:
-    """The session's stack brought up again on its config as `change` edits it (written
-    to `path`), no lab running before or after; the session's own config restored."""
-    devlab.stop_all_servers()
-    config = yaml.safe_load(devlab.settings.config_path.read_text())
-    change(config)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    devlab.up(config=path)
-    try:
-        yield devlab
-    finally:
-        devlab.stop_all_servers()
-        devlab.up()
-
-
 @pytest.fixture
 def stack_with_tutorials(
     devlab: DevlabStack, tutorials_repo: Path, tmp_path: Path
@@ -93,7 +73,7 @@ def stack_with_tutorials(
             "directory": f"notebooks/{TUTORIALS_DIR}",
         }
 
-    with brought_up_with(devlab, tmp_path / "devlab-tutorials.yaml", with_tutorials) as stack:
+    with devlab.reconfigured(with_tutorials, tmp_path) as stack:
         yield stack
 
 
@@ -222,7 +202,7 @@ def stack_with_cilogon(devlab: DevlabStack, tmp_path: Path) -> Iterator[DevlabSt
         config["auth"]["provider"] = "cilogon-mock"
         config["auth"]["github_link"] = {}
 
-    with brought_up_with(devlab, tmp_path / "devlab-cilogon.yaml", with_cilogon) as stack:
+    with devlab.reconfigured(with_cilogon, tmp_path) as stack:
         yield stack
 
 

@@ -13,9 +13,7 @@ import time
 
 import docker
 import requests
-import yaml
 
-from devlab.platform import DEFAULT_CONFIG
 from devlab.polling import poll_until
 from devlab.stack import engine
 from devlab.testing.crash import crash
@@ -24,12 +22,10 @@ ANSWERS_AGAIN_WITHIN = 60
 
 
 def test_a_crashed_link_service_comes_back_with_its_links(devlab, tmp_path, chaos_report):
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["auth"].update(provider="cilogon-mock", github_link={})
-    path = tmp_path / "devlab.yaml"
-    path.write_text(yaml.safe_dump(config))
-    devlab.up(config=path)
-    try:
+    def with_link(config: dict) -> None:
+        config["auth"].update(provider="cilogon-mock", github_link={})
+
+    with devlab.reconfigured(with_link, tmp_path):
         ada = devlab.login("ada")
         ada.link_github("alice")
         url = f"{devlab.hub_url}services/github-link/api/credential"
@@ -59,5 +55,3 @@ def test_a_crashed_link_service_comes_back_with_its_links(devlab, tmp_path, chao
         assert after.json() == before.json()  # the same link, from disk
         assert "Service github-link exited" in devlab.logs("hub", tail=400)
         ada.unlink_github()
-    finally:
-        devlab.up()

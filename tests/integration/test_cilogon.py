@@ -31,10 +31,13 @@ def cilogon_config(folder: Path, **cilogon: object) -> Path:
 
 @pytest.fixture(scope="module")
 def cilogon(devlab, tmp_path_factory):
-    """The session's stack, on the packaged config with auth.provider: cilogon-mock."""
-    devlab.up(config=cilogon_config(tmp_path_factory.mktemp("cilogon")))
-    yield devlab
-    devlab.up()  # the session's own config for later modules
+    """The session's stack with auth.provider: cilogon-mock."""
+
+    def to_cilogon(config: dict) -> None:
+        config["auth"]["provider"] = "cilogon-mock"
+
+    with devlab.reconfigured(to_cilogon, tmp_path_factory.mktemp("cilogon")) as stack:
+        yield stack
 
 
 def test_the_mock_runs_on_loopback_and_signs_for_its_public_url(cilogon):

@@ -13,7 +13,6 @@ from pathlib import Path
 import docker
 import pytest
 import requests
-import yaml
 
 from devlab.client.login import LoginError
 from devlab.config import load_config
@@ -31,21 +30,15 @@ CREDENTIAL_URL = "http://hub:8095/services/github-link/api/credential"
 GIT_TIMEOUT = 60
 
 
-def link_config(folder: Path) -> Path:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["auth"]["provider"] = "cilogon-mock"
-    config["auth"]["github_link"] = {"git_url": GIT_URL}
-    path = folder / "devlab.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+def with_link(config: dict) -> None:
+    config["auth"].update(provider="cilogon-mock", github_link={"git_url": GIT_URL})
 
 
 @pytest.fixture(scope="module")
 def linking(devlab, tmp_path_factory):
     """The session's stack with CILogon logins and the link service."""
-    devlab.up(config=link_config(tmp_path_factory.mktemp("github-link")))
-    yield devlab
-    devlab.up()
+    with devlab.reconfigured(with_link, tmp_path_factory.mktemp("github-link")) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -182,3 +182,8 @@ def test_a_flow_expires():
     clock.now = 10
     with pytest.raises(FlowError, match="expired"):
         flows.finish(flow.state, "ada")
+
+
+def test_a_link_in_a_log_line_does_not_carry_the_token():
+    assert ALICE.token not in repr(ALICE)
+    assert "alice" in repr(ALICE)
