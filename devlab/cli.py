@@ -172,6 +172,39 @@ def build_parser() -> argparse.ArgumentParser:
     isolation_check.add_argument("--user", required=True, help="whose running lab to probe from")
     isolation_check.add_argument("--json", action="store_true", help="one JSON object")
 
+    notebooks = sub.add_parser("notebooks", help="run repositories of notebooks in real labs")
+    notebooks_sub = notebooks.add_subparsers(
+        dest="notebooks_command", required=True, metavar="ACTION"
+    )
+    nb_run = notebooks_sub.add_parser(
+        "run",
+        parents=[common],
+        help="execute notebooks in labs of the menu's images, as a user; non-zero on failure",
+    )
+    nb_run.add_argument(
+        "paths", nargs="+", metavar="PATH", help="a notebook, a folder, a git URL, or `tutorials`"
+    )
+    nb_run.add_argument(
+        "--image",
+        default="recommended",
+        help="recommended, weekly, daily, release, all, an image reference, or a comma list "
+        "[recommended]",
+    )
+    nb_run.add_argument("--user", help="who runs them [the provider's first mock user]")
+    nb_run.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="a parameter (YAML value)"
+    )
+    nb_run.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per cell, unless a notebook says"
+    )
+    nb_run.add_argument("--jobs", type=int, default=1, help="notebooks at once in one lab [1]")
+    nb_run.add_argument("--junit", metavar="OUT.xml", help="write JUnit XML here")
+    nb_run.add_argument("--html", metavar="OUT_DIR", help="write an HTML report here")
+    nb_run.add_argument(
+        "--executed", metavar="OUT_DIR", help="write the executed notebooks (with outputs) here"
+    )
+    nb_run.add_argument("--json", action="store_true", help="print the results as JSON")
+
     export = sub.add_parser(
         "export-homes", parents=[common], help="write homes to a .tar.gz (owners and modes kept)"
     )
@@ -215,6 +248,51 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None]:
     if getattr(args, "quiet", False):
         return lambda line: None
     return lambda line: print(line, file=sys.stderr, flush=True)
+
+
+def _notebooks(settings: StackSettings, args: argparse.Namespace) -> int:
+    try:  # the notebooks extra: nbformat and nbconvert
+        from devlab.notebooks import report
+        from devlab.notebooks.plan import PlanError, parse_params
+        from devlab.notebooks.session import run_notebooks
+    except ImportError as exc:
+        print(
+            f"devlab notebooks needs the notebooks extra ({exc.name} is missing): "
+            "pip install 'devlab[notebooks]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        run = run_notebooks(
+            settings,
+            args.paths,
+            images=args.image,
+            user=args.user,
+            parameters=parse_params(args.param),
+            timeout=args.timeout,
+            jobs=args.jobs,
+            progress=_progress(args),
+        )
+    except PlanError as exc:
+        print(f"devlab: {exc}", file=sys.stderr)
+        return 2
+    results = run.results
+    if args.junit:
+        Path(args.junit).write_text(report.junit_xml(results), encoding="utf-8")
+    if args.executed:
+        report.write_executed(results, Path(args.executed))
+    if args.html:
+        index = report.write_html(results, Path(args.html))
+        _progress(args)(f"HTML report: {index}")
+    if args.json:
+        print(
+            json.dumps(
+                {**report.to_json(results), "user": run.user, "wall_s": run.wall_s}, indent=2
+            )
+        )
+    else:
+        print(f"{report.table(results)}\n{len(run.images)} images in {run.wall_s:.1f} s")
+    return 0 if report.all_passed(results) else 1
 
 
 def _down(settings: StackSettings, args: argparse.Namespace, volumes: bool) -> int:
@@ -340,6 +418,8 @@ def run(args: argparse.Namespace) -> int:
         report = isolation.run_check(settings, args.user)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
         return 0 if report.ok else 1
+    elif command == "notebooks":
+        return _notebooks(settings, args)
     elif command == "export-homes":
         out = lifecycle.export_homes(settings, Path(args.out), user=args.user)
         print(f"Wrote {out} ({out.stat().st_size} bytes)")

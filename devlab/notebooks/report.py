@@ -12,12 +12,11 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import nbformat
-from nbconvert import HTMLExporter
 
 from devlab.templating import package_templates
 
@@ -68,6 +67,21 @@ class CaseResult:
         return self.message or last
 
 
+def all_passed(results: Sequence[CaseResult]) -> bool:
+    """Whether a run succeeded: every case passed or was skipped by its notebook."""
+    return all(r.outcome in ("passed", "skipped") for r in results)
+
+
+def failures(results: Sequence[CaseResult]) -> str:
+    """What went wrong, case by case: the failing cell and its traceback, or the error."""
+    parts = []
+    for r in results:
+        if r.outcome in ("failed", "error"):
+            body = f"{r.cell_source}\n{r.traceback}".strip() if r.outcome == "failed" else ""
+            parts.append(f"--- {r.notebook} [{r.image}]: {r.headline}\n{body}".rstrip())
+    return "\n".join(parts)
+
+
 def totals(results: Sequence[CaseResult]) -> str:
     """`N passed, M failed, K skipped, E errors`: the last line of every report."""
     counts = Counter(r.outcome for r in results)
@@ -76,6 +90,18 @@ def totals(results: Sequence[CaseResult]) -> str:
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped, "
         f"{errors} error{'' if errors == 1 else 's'}"
     )
+
+
+def to_json(results: Sequence[CaseResult]) -> dict[str, Any]:
+    """The results for `--json`: every case without its executed notebook (written with
+    --executed), and the counts."""
+    counts = Counter(r.outcome for r in results)
+    return {
+        "results": [{k: v for k, v in asdict(r).items() if k != "executed"} for r in results],
+        "totals": {
+            outcome: counts[outcome] for outcome in ("passed", "failed", "skipped", "error")
+        },
+    }
 
 
 def table(results: Sequence[CaseResult]) -> str:
@@ -169,6 +195,8 @@ def write_html(results: Sequence[CaseResult], out_dir: Path) -> Path:
     and require.js from a CDN, so equations render only when the browser is online.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    from nbconvert import HTMLExporter  # heavy; only the HTML report needs it
+
     exporter = HTMLExporter(template_name="lab")
     pages: dict[tuple[str, str], str] = {}
     for result, stem in zip(results, _file_stems(results), strict=True):

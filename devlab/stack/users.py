@@ -22,7 +22,8 @@ from devlab.stack.tls import hub_verify
 ONE_TIME_API = "/hub/api/devlab/one-time-passwords"
 
 
-def _api(settings: StackSettings) -> HubAPI:
+def admin_api(settings: StackSettings) -> HubAPI:
+    """The hub's REST API with the stack's admin token, trusting its certificate."""
     return HubAPI(settings.hub_url, lifecycle.admin_token(settings), verify=hub_verify(settings))
 
 
@@ -48,7 +49,7 @@ def import_users(
 
     Existing users are kept as they are, so importing the same roster twice is harmless.
     """
-    api = _api(settings)
+    api = admin_api(settings)
     result = ImportResult(uses_passwords=_uses_passwords(api))
     groups: dict[str, list[str]] = {}
     for entry in entries:
@@ -80,7 +81,7 @@ def import_users(
 
 def reset_password(settings: StackSettings, username: str) -> str:
     """A new one-time password for `username`; their password stops working at once."""
-    api = _api(settings)
+    api = admin_api(settings)
     if not _uses_passwords(api):
         raise lifecycle.StackError(
             f"stack {settings.name!r} does not use passwords (auth.provider is not firstuse): "
@@ -179,7 +180,7 @@ def one_time_table(rows: list[tuple[str, str]]) -> str:
 
 
 def list_users(settings: StackSettings) -> list[dict[str, Any]]:
-    return _api(settings).request("GET", "/hub/api/users").json()
+    return admin_api(settings).request("GET", "/hub/api/users").json()
 
 
 def users_table(users: list[dict[str, Any]]) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
@@ -45,6 +45,9 @@ from devlab.stack.compose import compose_command, compose_environment
 from devlab.stack.settings import StackSettings, resolve_settings
 from devlab.stack.status import StackStatus
 from devlab.testing.user import User
+
+if TYPE_CHECKING:  # the notebooks extra (nbconvert) loads only when notebooks run
+    from devlab.notebooks.report import CaseResult
 
 TEST_STACK_PREFIX = "devlab-pytest-"
 # devlab-pytest-<pid>-<pid namespace>-<id>.
@@ -214,6 +217,31 @@ class DevlabStack:
             settings = replace(settings, config_path=Path(config).resolve())
         lifecycle.up(settings, say=self._say, start_services=self._compose_up)
         self._admin = None
+
+    def run_notebooks(
+        self,
+        *sources: str | Path,
+        images: str = "recommended",
+        user: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        timeout: float = 600,
+        jobs: int = 1,
+    ) -> list[CaseResult]:
+        """`devlab notebooks run` from a test: every notebook of `sources` (files, folders,
+        git URLs or "tutorials") on every image `images` selects, in real labs as `user`.
+        `assert_notebooks_pass(results)` fails the test with the table and the tracebacks."""
+        from devlab.notebooks.session import run_notebooks
+
+        return run_notebooks(
+            self.settings,
+            [str(source) for source in sources],
+            images=images,
+            user=user,
+            parameters=parameters,
+            timeout=timeout,
+            jobs=jobs,
+            progress=self._say,
+        ).results
 
     @contextmanager
     def reconfigured(

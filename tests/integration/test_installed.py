@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import docker
@@ -58,7 +59,8 @@ def test_the_installed_wheel_carries_the_whole_stack(installed_devlab):
 
 
 def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_devlab, devlab):
-    """`devlab init`, `up` (building nothing: the checkout's tags), a spawn, `down`."""
+    """`devlab init`, `up` (building nothing: the checkout's tags), a spawn, the shipped
+    tutorials through `devlab notebooks run`, `down`."""
     project = installed_devlab.workdir / "my-project"
     project.mkdir()
     init = installed_devlab.run("devlab", "init", cwd=project)
@@ -96,6 +98,16 @@ def test_up_spawn_and_down_from_a_project_folder_with_only_the_wheel(installed_d
             timeout=10,
         )
         assert reply.status_code == 200, reply.text
+        # The tutorials shipped in the wheel, run in a lab as bob (alice's server runs).
+        junit = installed_devlab.workdir / "tutorials.xml"
+        notebooks = installed_devlab.run(
+            *("devlab", "notebooks", "run", "tutorials", "--user", "bob", "--junit", str(junit)),
+            cwd=project,
+            env=env,
+        )
+        assert notebooks.returncode == 0, f"stdout:\n{notebooks.stdout}\n{notebooks.stderr}"
+        suites = ET.parse(junit).getroot()
+        assert (suites.get("tests"), suites.get("failures")) == ("4", "0")
     finally:
         down = installed_devlab.run("devlab", "down", "--volumes", "--yes", cwd=project, env=env)
     assert down.returncode == 0, down.stderr

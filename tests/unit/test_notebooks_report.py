@@ -217,3 +217,16 @@ def test_executed_notebooks_are_written_next_to_their_pages_with_safe_distinct_n
     assert nbformat.read(notebooks[1], as_version=4).cells[0].outputs[0].text == "second"
     for notebook in notebooks:
         assert notebook.with_suffix(".html").is_file()
+
+
+def test_json_results_leave_the_executed_notebooks_out_and_count_outcomes():
+    from devlab.notebooks.report import CaseResult, to_json
+
+    results = [
+        CaseResult("a.ipynb", "img:1", "passed", 1.0, executed={"cells": []}),
+        CaseResult("b.ipynb", "img:1", "failed", 2.0, cell_index=0, traceback="Boom"),
+    ]
+    shown = to_json(results)
+    assert [r["outcome"] for r in shown["results"]] == ["passed", "failed"]
+    assert all("executed" not in r for r in shown["results"])
+    assert shown["totals"] == {"passed": 1, "failed": 1, "skipped": 0, "error": 0}
