@@ -69,13 +69,25 @@ def inject_parameters(node: nbformat.NotebookNode, parameters: Mapping[str, Any]
     node.cells.insert(tagged[0] + 1 if tagged else 0, cell)
 
 
-def place(lab: LabClient, node: nbformat.NotebookNode, name: str = "") -> str:
-    """Write `node` into the lab under RUNS_DIR with a fresh name; returns its lab path."""
+def place(
+    lab: LabClient, node: nbformat.NotebookNode, name: str = "", folder: str = RUNS_DIR
+) -> str:
+    """Write `node` into the lab's `folder` (under RUNS_DIR) with a fresh name; returns
+    its lab path."""
     stem = name.rsplit("/", 1)[-1].removesuffix(".ipynb") or "notebook"
-    path = f"{RUNS_DIR}/{stem}-{uuid.uuid4().hex[:8]}.ipynb"
-    lab.api("PUT", f"contents/{RUNS_DIR}", ok=(200, 201, 409), json={"type": "directory"})
+    path = f"{folder}/{stem}-{uuid.uuid4().hex[:8]}.ipynb"
+    make_folder(lab, folder)
     lab.write_file(path, nbformat.writes(node))
     return path
+
+
+def make_folder(lab: LabClient, folder: str) -> None:
+    """Create `folder` and its parents in the lab. Two creations of one folder at once can
+    fail on the server, so a runner makes its folder before notebooks run side by side."""
+    parents = folder.split("/")
+    for depth in range(1, len(parents) + 1):
+        directory = "/".join(parents[:depth])
+        lab.api("PUT", f"contents/{directory}", ok=(200, 201, 409), json={"type": "directory"})
 
 
 def execute_in_lab(lab: LabClient, path: str, timeout: float) -> Executed:

@@ -92,6 +92,29 @@ def test_a_passing_run_exits_zero_with_json(devlab, tmp_path):
     ]
     assert shown["user"] == "alice"
     assert shown["wall_s"] > 0
+    lab = devlab.login("alice").spawn()
+    try:  # the run's copies left alice's home with the run
+        left = lab.execute(
+            "import os; print(sorted(os.path.join(d, f) for d, _, fs in "
+            "os.walk(os.path.expanduser('~/devlab-runs')) for f in fs))"
+        )
+    finally:
+        lab.stop()
+    assert left.stdout.strip() == "[]"  # each image's run folder is gone
+
+
+def test_a_user_whose_lab_runs_is_refused_and_the_lab_left_alone(devlab, fixtures):
+    bob = devlab.login("bob")
+    lab = bob.spawn()
+    try:
+        done = devlab.cli(
+            "notebooks", "run", str(fixtures / "who.ipynb"), "--user", "bob", check=False
+        )
+        assert done.returncode == 2, done
+        assert "bob's lab is running" in done.stderr
+        assert lab.execute("print(6 * 7)").stdout.strip() == "42"
+    finally:
+        lab.stop()
 
 
 @pytest.mark.parametrize(
