@@ -32,6 +32,7 @@ def fixtures(tmp_path) -> Path:
     write(folder / "fails.ipynb", "print('first')", "raise ValueError('deliberate')")
     write(folder / "opted-out.ipynb", "raise SystemExit", skip="needs a GPU")
     write(folder / "who.ipynb", "import os; print(os.getuid())")
+    write(folder / "endless.ipynb", "import time\nwhile True: time.sleep(1)", timeout=5)
     return folder
 
 
@@ -42,16 +43,19 @@ def test_tutorials_and_fixtures_across_two_images(devlab, fixtures, tmp_path):
         *("--junit", str(junit), "--html", str(html), "--executed", str(executed)),
         check=False,
     )
-    assert done.returncode == 1, done.stderr  # one notebook fails
+    assert done.returncode == 1, done.stderr  # two notebooks fail
     suites = ET.parse(junit).getroot()
-    assert suites.get("tests") == str(2 * (len(TUTORIALS) + 3))
-    assert (suites.get("failures"), suites.get("skipped"), suites.get("errors")) == ("2", "2", "0")
+    assert suites.get("tests") == str(2 * (len(TUTORIALS) + 4))
+    assert (suites.get("failures"), suites.get("skipped"), suites.get("errors")) == ("4", "2", "0")
     images = [suite.get("name") for suite in suites]
     assert len(images) == 2
     assert images[0].endswith(":recommended")
     for suite in suites:
         cases = {case.get("name"): case for case in suite}
-        assert set(cases) == {*TUTORIALS, "fails.ipynb", "opted-out.ipynb", "who.ipynb"}
+        assert set(cases) == {
+            *TUTORIALS,
+            *("fails.ipynb", "opted-out.ipynb", "who.ipynb", "endless.ipynb"),
+        }
         for name in TUTORIALS:
             assert len(cases[name]) == 0, ET.tostring(cases[name], encoding="unicode")
         (failure,) = cases["fails.ipynb"]
@@ -60,6 +64,12 @@ def test_tutorials_and_fixtures_across_two_images(devlab, fixtures, tmp_path):
         assert "raise ValueError('deliberate')" in failure.text
         assert "ValueError: deliberate" in failure.text
         assert cases["opted-out.ipynb"][0].get("message") == "needs a GPU"
+        # A notebook that never ends is stopped at its own timeout (metadata: 5 s).
+        (stopped,) = cases["endless.ipynb"]
+        assert stopped.tag == "failure"
+        assert "cell 1 failed" in stopped.get("message")
+        assert "timed out" in stopped.text.lower(), stopped.text
+        assert float(cases["endless.ipynb"].get("time")) < 60
     # alice's uid, as her own labs run it.
     who = [p for p in executed.glob("who*.ipynb")]
     assert len(who) == 2
@@ -69,7 +79,7 @@ def test_tutorials_and_fixtures_across_two_images(devlab, fixtures, tmp_path):
     assert "fails.ipynb" in index
     assert "deliberate" in index
     assert "FAIL" in done.stdout  # the table
-    assert "2 failed" in done.stdout
+    assert "4 failed" in done.stdout
 
 
 def test_a_passing_run_exits_zero_with_json(devlab, tmp_path):
