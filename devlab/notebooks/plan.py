@@ -163,9 +163,12 @@ def select_images(selector: str, images: Sequence[ImageRecord]) -> list[str]:
     """The image references `selector` names among the prepuller's `images`, in menu order.
 
     `selector` is one or more of recommended, release, weekly, daily, all or an image
-    reference, comma-separated; each image comes once. A role or `all` takes only pulled
-    images, since starting a lab on one that is not here would first wait for a pull; a
-    reference the menu offers is taken as it is, pulled or not, because it was asked for.
+    reference, comma-separated; each image comes once. A role is its newest pulled image
+    (the menu lists each role newest first): "the weekly" is this week's, whatever
+    `weeklies` keeps, so a run's size does not change with the prepuller's window. `all`
+    is every pulled image. Both take only pulled images, since starting a lab on one that
+    is not here would first wait for a pull; a reference the menu offers is taken as it
+    is, pulled or not, because it was asked for.
     """
     words = [word.strip() for word in selector.split(",")]
     if not all(words):
@@ -186,7 +189,7 @@ def _selected(word: str, offered: Sequence[ImageRecord]) -> list[str]:
         if not refs:
             what = "no image" if word == ALL_IMAGES else f"no {word} image"
             raise PlanError(f"{what} is pulled yet; {_menu_listing(offered)}")
-        return refs
+        return refs if word == ALL_IMAGES else refs[:1]
     if any(r.ref == word for r in offered):
         return [word]
     raise PlanError(

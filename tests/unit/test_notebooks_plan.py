@@ -213,7 +213,7 @@ def test_all_is_every_pulled_image_the_menu_offers_in_menu_order():
         ("recommended", ["recommended"]),
         ("release", ["r29_0"]),
         ("weekly", ["w_2026_47"]),  # w_2026_46 is not pulled yet
-        ("daily", ["d_2026_11_26", "d_2026_11_25"]),
+        ("daily", ["d_2026_11_26"]),  # the newest of the two pulled
         ("weekly,recommended", ["w_2026_47", "recommended"]),
         (
             " recommended , all",
@@ -223,7 +223,9 @@ def test_all_is_every_pulled_image_the_menu_offers_in_menu_order():
         (f"recommended,{REPO}:recommended", ["recommended"]),
     ],
 )
-def test_a_role_takes_its_pulled_images_and_a_list_comes_once_each_in_order(selector, expected):
+def test_a_role_takes_its_newest_pulled_image_and_a_list_comes_once_each_in_order(
+    selector, expected
+):
     assert tags(select_images(selector, IMAGES)) == expected
 
 
