@@ -103,6 +103,15 @@ class HubEnvironment:
             ),
         )
 
+    def mock_github_urls(self) -> tuple[str, str, str]:
+        """The mock GitHub's authorize URL (the browser's, its published port), token URL
+        and API (the hub's and its services', on the stack network)."""
+        return (
+            f"{self.oauth_public_url}/login/oauth/authorize",
+            f"{self.oauth_internal_url}/login/oauth/access_token",
+            self.oauth_internal_url,
+        )
+
     def secret(self, name: str) -> str:
         return (self.secrets_dir / name).read_text(encoding="utf-8").strip()
 
@@ -301,10 +310,8 @@ def configure_auth(c: Any, config: DevlabConfig, hub_env: HubEnvironment) -> Any
         return None  # real GitHub users get their identity from their login only
     # The browser goes to the mock's published port; the hub reaches it on the network.
     gh.client_id = MOCK_CLIENT_ID
-    gh.authorize_url = f"{hub_env.oauth_public_url}/login/oauth/authorize"
-    gh.token_url = f"{hub_env.oauth_internal_url}/login/oauth/access_token"
-    gh.userdata_url = f"{hub_env.oauth_internal_url}/user"
-    gh.github_api = hub_env.oauth_internal_url
+    gh.authorize_url, gh.token_url, gh.github_api = hub_env.mock_github_urls()
+    gh.userdata_url = f"{gh.github_api}/user"
     return mock_identity_lookup(config)
 
 
@@ -374,9 +381,7 @@ def configure_github_link(c: Any, link: GitHubLink, hub_env: HubEnvironment) -> 
     hub = hub_env.hub_public_url.rstrip("/")
     if link.uses_mock:
         client_id = MOCK_LINK_CLIENT_ID
-        authorize = f"{hub_env.oauth_public_url}/login/oauth/authorize"
-        token = f"{hub_env.oauth_internal_url}/login/oauth/access_token"
-        api = hub_env.oauth_internal_url
+        authorize, token, api = hub_env.mock_github_urls()
     else:
         assert link.client_id is not None  # enforced by GitHubLink
         client_id = link.client_id
